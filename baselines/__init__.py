@@ -1,0 +1,1 @@
+"""The registered architectures, one file each (SPEC.md §1). Installed as ``mtlbench.baselines``."""

@@ -1,0 +1,58 @@
+"""Per-task metrics on δ=1 samples, and the validation score of SPEC.md §2."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.metrics import log_loss, roc_auc_score
+
+from .data import TaskSpec
+
+_EPS = 1e-12
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+def task_metrics(task: TaskSpec, pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Metrics of one task on its δ=1 samples; ``pred`` is a logit (binary) or a value (regression)."""
+    if task.kind == "binary":
+        p = _sigmoid(pred.astype(np.float64))
+        if y.min() == y.max():
+            return {"auc": float("nan"), "logloss": float("nan")}
+        return {"auc": float(roc_auc_score(y, p)), "logloss": float(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))}
+    return {"mse": float(np.mean((pred.astype(np.float64) - y) ** 2))}
+
+
+def task_error(task: TaskSpec, metrics: dict[str, float]) -> float:
+    """err_k = 1 − AUC (binary) or MSE (regression)."""
+    return 1.0 - metrics["auc"] if task.metric == "auc" else metrics["mse"]
+
+
+def score(tasks: Sequence[TaskSpec], metrics: Sequence[dict[str, float]]) -> float:
+    """Validation score = − mean_k log(err_k); higher is better; scale-free across AUC and MSE."""
+    errs = [max(task_error(t, m), _EPS) for t, m in zip(tasks, metrics)]
+    if any(math.isnan(e) for e in errs):
+        return float("nan")
+    return -float(np.mean(np.log(errs)))
+
+
+def evaluate(tasks: Sequence[TaskSpec], pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> list[dict[str, float]]:
+    """pred, y [N, K]; mask [N, K] bool -> one metrics dict per task (δ=1 samples only)."""
+    return [task_metrics(t, pred[mask[:, k], k], y[mask[:, k], k]) for k, t in enumerate(tasks)]
+
+
+def bootstrap_se(task: TaskSpec, pred: np.ndarray, y: np.ndarray, n_boot: int = 100, seed: int = 0) -> float:
+    """Standard error of the task's metric over test samples (bootstrap): test-set uncertainty,
+    as opposed to the seed spread, which only captures training noise."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    vals = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        m = task_metrics(task, pred[idx], y[idx])[task.metric]
+        if not math.isnan(m):
+            vals.append(m)
+    return float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")

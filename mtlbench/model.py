@@ -1,0 +1,107 @@
+"""The model interface every architecture in ``baselines/`` implements, and the model registry."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import torch
+from torch import nn
+
+from .data import InputSpec, TaskSpec
+from .errors import MtlbenchError
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class SharedConfig:
+    """Hyper-parameters every model takes, owned by the core's search space (not a model's)."""
+
+    emb_dim: int = 8  # embedding size per categorical field
+    dropout: float = 0.0
+
+
+class Trial(Protocol):
+    """The part of ``optuna.Trial`` a search space uses (model files never import optuna)."""
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float: ...
+    def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+
+class MTLModel(nn.Module):
+    """Base class. A model owns its encoder and maps features to K outputs.
+
+    Subclasses set ``Config`` (a frozen dataclass of their own hyper-parameters with paper-like
+    defaults), implement ``forward``, and declare their search space in ``search_space``.
+    """
+
+    Config: ClassVar[type] = type(None)
+    #: True when no parameter is shared between tasks (single_task). Then every parameter carries a
+    #: leading task axis [K, ...], and the trainer early-stops and restores each task on its own.
+    independent_tasks: ClassVar[bool] = False
+
+    def __init__(self, inputs: InputSpec, tasks: tuple[TaskSpec, ...], cfg: Any, shared: SharedConfig):
+        super().__init__()
+        self.inputs, self.tasks, self.cfg, self.shared = inputs, tuple(tasks), cfg, shared
+        self.n_tasks = len(tasks)
+
+    def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:  # -> [B, K]
+        raise NotImplementedError
+
+    def aux_loss(self) -> torch.Tensor:
+        """Auxiliary loss added to the task losses (SPEC.md §2); computed from the last forward."""
+        return torch.zeros((), device=next(self.parameters()).device)
+
+    def gate_weights(self) -> dict[str, torch.Tensor]:
+        """Gate weights of the last forward pass, by gate-bank name: [n_gates, B, n_experts]."""
+        from .nn import Gates
+
+        return {name: m.last for name, m in self.named_modules() if isinstance(m, Gates) and m.last is not None}
+
+    @classmethod
+    def search_space(cls, trial: Trial, n_tasks: int) -> Any:
+        """Sample this model's own hyper-parameters (define-by-run). Default: nothing to tune."""
+        return cls.Config()
+
+
+MODELS: Registry[type[MTLModel]] = Registry("model", "mtlbench.baselines")
+register_model = MODELS.register
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    return MODELS.names(pattern)
+
+
+def get_model_class(name: str) -> type[MTLModel]:
+    return MODELS.get(name)
+
+
+def make_config(model: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The model's Config with ``overrides`` applied; unknown or invalid values are one-line errors."""
+    cls = get_model_class(model).Config
+    overrides = dict(overrides or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise MtlbenchError(
+            f"model {model!r} has no hyper-parameter {unknown[0]!r}; its hyper-parameters are: {', '.join(sorted(names)) or 'none'}."
+        )
+    for f in dataclasses.fields(cls):  # lists arrive as lists from JSON; configs keep tuples
+        if f.name in overrides and isinstance(overrides[f.name], list):
+            overrides[f.name] = tuple(tuple(v) if isinstance(v, list) else v for v in overrides[f.name])
+    try:
+        return cls(**overrides)
+    except (TypeError, ValueError) as err:
+        raise MtlbenchError(f"invalid hyper-parameters for model {model!r}: {err}") from None
+
+
+def build_model(model: str, inputs: InputSpec, tasks: tuple[TaskSpec, ...], cfg: Any, shared: SharedConfig) -> MTLModel:
+    return get_model_class(model)(inputs, tasks, cfg, shared)
+
+
+def positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    """Validation helper for Config ``__post_init__``: raises a one-line error on out-of-range values."""
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise MtlbenchError(f"hyper-parameter {name}={value} is out of range; it must be {bound}.")

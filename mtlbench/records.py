@@ -1,0 +1,195 @@
+"""Result records: one immutable JSON file per run, keyed by a hash of everything that changes it."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+SCHEMA_VERSION = 1
+
+
+def results_root(results_dir: str | Path | None = None) -> Path:
+    return Path(results_dir or os.environ.get("MTLBENCH_RESULTS") or "results")
+
+
+def profile_dir(profile: str, results_dir: str | Path | None = None) -> Path:
+    return results_root(results_dir) / profile
+
+
+def record_key(parts: dict[str, Any]) -> str:
+    """Stable hash of the key parts (suite, version, data checksum, profile, model, params, source, seed, schema)."""
+    blob = json.dumps({**parts, "schema_version": SCHEMA_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+@dataclass
+class RunRecord:
+    # ---- key parts: everything that changes the result
+    suite: str
+    suite_family: str
+    suite_version: str
+    suite_params: dict[str, Any]
+    data_checksum: str
+    profile: str
+    model: str
+    params: dict[str, Any]  # {"model": {...}, "shared": {...}, "train": {...}}
+    params_source: str  # "default" or "study:<name>#<trial>" or "file:<path>"
+    seed: int
+    # ---- results
+    tasks: list[dict[str, Any]]  # name, kind, metric, higher_is_better
+    val_metrics: list[dict[str, float]]
+    test_metrics: list[dict[str, float]]
+    test_se: list[float]
+    val_score: float
+    history: list[dict[str, Any]]
+    best_epochs: list[int]
+    epochs_run: int
+    n_params: int
+    flops_per_sample: float
+    train_seconds: float
+    samples_per_second: float
+    device: str
+    threads: int
+    versions: dict[str, str]
+    commit: str
+    timestamp: str
+    schema_version: int = SCHEMA_VERSION
+    key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. gate utilisation summaries
+
+    KEY_FIELDS = ("suite", "suite_version", "data_checksum", "profile", "model", "params", "params_source", "seed")
+
+    def key_parts(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.KEY_FIELDS}
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, allow_nan=True)
+
+
+def key_of(**parts: Any) -> str:
+    return record_key({f: parts[f] for f in RunRecord.KEY_FIELDS})
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the whole new one
+
+
+class RecordStore:
+    """Records of one profile: ``<results>/<profile>/records/<key>.json`` (one file per run, so
+    concurrent writers never clobber each other); failures in ``failed/<key>.json``."""
+
+    def __init__(self, profile: str, results_dir: str | Path | None = None):
+        self.profile = profile
+        self.dir = profile_dir(profile, results_dir)
+        self.records_dir = self.dir / "records"
+        self.failed_dir = self.dir / "failed"
+
+    def path(self, key: str) -> Path:
+        return self.records_dir / f"{key}.json"
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).exists()
+
+    def write(self, record: RunRecord) -> Path:
+        record.key = record.key or record_key(record.key_parts())
+        path = self.path(record.key)
+        _atomic_write(path, record.to_json() + "\n")
+        (self.failed_dir / f"{record.key}.json").unlink(missing_ok=True)
+        return path
+
+    def write_failure(self, key: str, info: dict[str, Any]) -> None:
+        _atomic_write(self.failed_dir / f"{key}.json", json.dumps({**info, "key": key}, sort_keys=True, default=str) + "\n")
+
+    def failures(self) -> list[dict[str, Any]]:
+        return [r for r in _read_dir(self.failed_dir)]
+
+    def records(self) -> list[dict[str, Any]]:
+        return _read_dir(self.records_dir)
+
+
+def _read_dir(d: Path) -> list[dict[str, Any]]:
+    out = []
+    if not d.is_dir():
+        return out
+    for p in sorted(d.glob("*.json")):
+        try:
+            out.append(json.loads(p.read_text()))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+            warnings.warn(f"ignoring unreadable record {p} ({err.__class__.__name__}); delete it or rerun with --force", stacklevel=2)
+    return out
+
+
+def load_records(profile: str = "standard", results_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    return RecordStore(profile, results_dir).records()
+
+
+def load_results(profile: str = "standard", results_dir: str | Path | None = None) -> pl.DataFrame:
+    """All records of a profile as a polars DataFrame, one row per (record, task).
+
+    Columns: key, suite, suite_family, model, seed, params_source, task, kind, metric, higher_is_better,
+    val, test, test_se, n_params, flops_per_sample, train_seconds, epochs_run, timestamp, commit.
+    """
+    rows = []
+    for r in load_records(profile, results_dir):
+        for k, t in enumerate(r["tasks"]):
+            rows.append(
+                {
+                    "key": r["key"], "suite": r["suite"], "suite_family": r["suite_family"], "model": r["model"],
+                    "seed": r["seed"], "params_source": r["params_source"], "task": t["name"], "kind": t["kind"],
+                    "metric": t["metric"], "higher_is_better": t["higher_is_better"],
+                    "val": r["val_metrics"][k].get(t["metric"]), "test": r["test_metrics"][k].get(t["metric"]),
+                    "test_se": r["test_se"][k], "n_params": r["n_params"], "flops_per_sample": r["flops_per_sample"],
+                    "train_seconds": r["train_seconds"], "epochs_run": r["epochs_run"],
+                    "timestamp": r["timestamp"], "commit": r["commit"],
+                }
+            )
+    schema = {
+        "key": pl.Utf8, "suite": pl.Utf8, "suite_family": pl.Utf8, "model": pl.Utf8, "seed": pl.Int64,
+        "params_source": pl.Utf8, "task": pl.Utf8, "kind": pl.Utf8, "metric": pl.Utf8, "higher_is_better": pl.Boolean,
+        "val": pl.Float64, "test": pl.Float64, "test_se": pl.Float64, "n_params": pl.Int64,
+        "flops_per_sample": pl.Float64, "train_seconds": pl.Float64, "epochs_run": pl.Int64,
+        "timestamp": pl.Utf8, "commit": pl.Utf8,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+# ---------------------------------------------------------------- provenance
+def git_commit() -> str:
+    src = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(src), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5)
+        if out.returncode == 0 and (src.parent / ".git").exists():
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5)
+            return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import torch
+
+    from . import __version__
+
+    return {"mtlbench": __version__, "torch": torch.__version__, "numpy": numpy.__version__, "python": sys.version.split()[0]}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,172 @@
+"""`mtlbench run`: every (suite, model, seed), skipping finished records, never losing earlier ones."""
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .cost import count_params, flops_per_sample
+from .data import SuiteData
+from .errors import DivergedError, MtlbenchError
+from .model import build_model, get_model_class, list_models
+from .params import RunParams, default_params
+from .profiles import Profile, get_profile
+from .records import RecordStore, RunRecord, git_commit, key_of, now, versions
+from .suites import expand_suites, load_suite
+from .train import fit, seed_everything
+
+#: (model, data, profile) -> RunParams. The tuning module installs a resolver that prefers tuned
+#: parameters; the default uses the model's defaults.
+ParamsResolver = Callable[[str, SuiteData, Profile], RunParams]
+
+
+@dataclass
+class RunSummary:
+    done: list[str] = field(default_factory=list)  # "suite/model/seed"
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (run, reason)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise MtlbenchError(f"--device {name} was requested but no CUDA GPU is available; use --device cpu or auto.")
+        return torch.device(name)
+    raise MtlbenchError(f"unknown device {name!r}; use auto, cpu or cuda.")
+
+
+def check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise MtlbenchError(f"results directory {path} is not writable ({err.strerror}); pass --results-dir to a writable folder.") from None
+
+
+def resolve_models(models: list[str] | None) -> list[str]:
+    if not models:
+        return list_models()
+    for m in models:
+        get_model_class(m)  # unknown name -> one-line error with did-you-mean
+    return list(dict.fromkeys(models))
+
+
+def build_record(model_name: str, data: SuiteData, profile: Profile, params: RunParams, seed: int, device: torch.device, result, n_params: int, flops: float) -> RunRecord:
+    return RunRecord(
+        suite=data.name, suite_family=data.family, suite_version=data.version, suite_params=data.params,
+        data_checksum=data.checksum, profile=profile.name, model=model_name, params=params.as_dict(),
+        params_source=params.source, seed=seed,
+        tasks=[{"name": t.name, "kind": t.kind, "metric": t.metric, "higher_is_better": t.higher_is_better} for t in data.tasks],
+        val_metrics=result.val_metrics, test_metrics=result.test_metrics, test_se=result.test_se,
+        val_score=result.val_score, history=result.history, best_epochs=result.best_epochs, epochs_run=result.epochs_run,
+        n_params=n_params, flops_per_sample=flops, train_seconds=result.train_seconds,
+        samples_per_second=result.samples_per_second, device=str(device), threads=torch.get_num_threads(),
+        versions=versions(), commit=git_commit(), timestamp=now(),
+    )
+
+
+def run(
+    models: list[str] | None = None,
+    suites: list[str] | None = None,
+    seeds: int | None = None,
+    profile: str = "quick",
+    device: str = "auto",
+    force: bool = False,
+    results_dir: str | Path | None = None,
+    params: ParamsResolver | None = None,
+    progress: Any = None,
+) -> RunSummary:
+    """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
+
+    Finished runs (same key) are skipped unless ``force``. ``progress`` is an optional object with
+    ``start(label, total_epochs)``, ``epoch(epoch, val_score)`` and ``end()`` (the CLI passes rich bars).
+    """
+    prof = get_profile(profile)
+    dev = resolve_device(device)
+    model_names = resolve_models(models)
+    instances = expand_suites(suites, prof)
+    n_seeds = prof.seeds if seeds is None else seeds
+    if n_seeds < 1:
+        raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
+    store = RecordStore(prof.name, results_dir)
+    check_writable(store.dir)
+    resolver = params or (lambda m, d, p: default_params(m, d, p))
+    summary = RunSummary()
+
+    for instance in instances:
+        data = load_suite(instance, prof)
+        for model_name in model_names:
+            rp = resolver(model_name, data, prof)
+            flops = n_params = None
+            for seed in range(n_seeds):
+                label = f"{instance}/{model_name}/seed{seed}"
+                key = key_of(
+                    suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=prof.name,
+                    model=model_name, params=rp.as_dict(), params_source=rp.source, seed=seed,
+                )
+                if store.exists(key) and not force:
+                    summary.skipped.append(label)
+                    continue
+                seed_everything(seed)
+                model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
+                if flops is None:
+                    n_params, flops = count_params(model), flops_per_sample(model, data.train)
+                ckpt = store.dir / "ckpt" / f"{key}.pt"
+                if progress:
+                    progress.start(label, rp.train.max_epochs)
+                try:
+                    result = fit(model, data, rp.train, seed, dev, checkpoint=ckpt,
+                                 on_epoch=(lambda e, s, m: progress.epoch(e, s)) if progress else None)
+                except MtlbenchError:
+                    raise
+                except DivergedError as err:
+                    summary.failed.append((label, str(err)))
+                    store.write_failure(key, {"run": label, "reason": str(err), "timestamp": now()})
+                    ckpt.unlink(missing_ok=True)
+                    continue
+                except Exception as err:  # noqa: BLE001 - a broken run must not end the sweep
+                    reason = f"{err.__class__.__name__}: {err}"
+                    summary.failed.append((label, reason))
+                    store.write_failure(key, {"run": label, "reason": reason, "traceback": traceback.format_exc(), "timestamp": now()})
+                    continue
+                finally:
+                    if progress:
+                        progress.end()
+                record = build_record(model_name, data, prof, rp, seed, dev, result, n_params, flops)
+                record.key = key
+                store.write(record)
+                ckpt.unlink(missing_ok=True)
+                summary.done.append(label)
+    return summary
+
+
+def status(profile: str = "quick", results_dir: str | Path | None = None, models: list[str] | None = None, suites: list[str] | None = None) -> list[dict[str, Any]]:
+    """Which (suite, model, seed) runs of a profile are done, failed or missing (any params source)."""
+    prof = get_profile(profile)
+    store = RecordStore(prof.name, results_dir)
+    done = {(r["suite"], r["model"], r["seed"]) for r in store.records()}
+    failed = {}
+    for f in store.failures():
+        parts = str(f.get("run", "")).rsplit("/", 2)
+        if len(parts) == 3:
+            failed[(parts[0], parts[1], int(parts[2].removeprefix("seed")))] = f.get("reason", "")
+    rows = []
+    for instance in expand_suites(suites, prof):
+        for m in resolve_models(models):
+            for s in range(prof.seeds):
+                k = (instance, m, s)
+                state = "done" if k in done else ("failed" if k in failed else "missing")
+                rows.append({"suite": instance, "model": m, "seed": s, "state": state, "reason": failed.get(k, "")})
+    return rows

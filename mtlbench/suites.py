@@ -1,0 +1,112 @@
+"""Suite families: registered metadata objects that load a suite instance for a profile."""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from .data import SuiteData, format_instance, parse_instance
+from .errors import MtlbenchError
+from .profiles import Profile
+from .registry import Registry
+
+
+class SuiteFamily:
+    """One registered suite (or sweep of suites). Subclass, set the class attributes, implement ``load``.
+
+    ``defaults`` lists every parameter the family accepts with its documented default; an instance name
+    such as ``synthetic[p=0.5]`` overrides some of them. ``points`` says which instances ``--all`` runs.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {}
+    is_sweep: ClassVar[bool] = False  # reports treat every point of a sweep as one suite family
+
+    def points(self, profile: Profile) -> list[dict[str, Any]]:
+        return [{}]
+
+    def load(self, params: dict[str, Any], profile: Profile) -> SuiteData:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            known = ", ".join(self.defaults) or "none"
+            raise MtlbenchError(f"suite {self.name!r} has no parameter {unknown[0]!r}; its parameters are: {known}.")
+        return {**self.defaults, **params}
+
+
+SUITES: Registry[type[SuiteFamily]] = Registry("suite", "mtlbench.tasks")
+register_suite = SUITES.register
+
+
+def list_suites(pattern: str | None = None) -> list[str]:
+    return SUITES.names(pattern)
+
+
+def get_family(name: str) -> SuiteFamily:
+    return SUITES.get(name)()
+
+
+def expand_suites(names: list[str] | None, profile: Profile) -> list[str]:
+    """Instance names to run: a family name expands to the profile's points; an instance stays as is."""
+    out: list[str] = []
+    for name in names or SUITES.names():
+        family, params = parse_instance(name)
+        fam = get_family(family)
+        if params:
+            fam.check_params(params)
+            out.append(format_instance(family, params))
+        else:
+            out.extend(format_instance(family, p) for p in fam.points(profile))
+    return list(dict.fromkeys(out))
+
+
+def load_suite(instance: str, profile: Profile) -> SuiteData:
+    family, params = parse_instance(instance)
+    fam = get_family(family)
+    fam.check_params(params)
+    data = fam.load(params, profile)
+    data.name = instance
+    data.family = family
+    data.version = fam.version
+    data.params = {**fam.check_params(params), **data.params, "profile": profile.name}
+    return data.finalize() if not data.checksum else data
+
+
+# ---------------------------------------------------------------- on-disk cache
+def cache_dir() -> Path:
+    root = os.environ.get("MTLBENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "mtlbench"
+    )
+    return Path(root)
+
+
+def cached_suite(key_parts: dict[str, Any], build) -> SuiteData:
+    """Load a preprocessed suite from the cache, keyed by its inputs (data checksum, suite version, ...),
+    or build it and store it atomically. The cache is an optimisation only: any failure rebuilds."""
+    key = hashlib.sha256(repr(sorted(key_parts.items())).encode()).hexdigest()[:20]
+    path = cache_dir() / f"{key}.pt"
+    if path.exists():
+        try:
+            data = torch.load(path, weights_only=False)
+            if isinstance(data, SuiteData) and data.checksum:
+                return data
+        except Exception as err:  # corrupt cache file: rebuild
+            print(f"mtlbench: ignoring unreadable cache file {path} ({err.__class__.__name__})", file=sys.stderr)
+    data = build().finalize()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(data, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return data

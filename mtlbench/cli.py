@@ -85,14 +85,16 @@ class _RichProgress:
         self.current = None
 
     def __enter__(self):
-        self.bar.__enter__()
-        self.overall = self.bar.add_task("runs", total=self.total_runs)
         return self
 
     def __exit__(self, *exc):
-        self.bar.__exit__(*exc)
+        if self.overall is not None:
+            self.bar.__exit__(*exc)
 
     def start(self, label: str, epochs: int) -> None:
+        if self.overall is None:  # shown from the first trained run on: errors before it print alone
+            self.bar.__enter__()
+            self.overall = self.bar.add_task("runs", total=self.total_runs)
         self.current = self.bar.add_task(label, total=epochs)
 
     def epoch(self, epoch: int, score: float) -> None:
@@ -114,9 +116,11 @@ def run_cmd(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     force: Annotated[bool, typer.Option("--force", help="Re-run records that already exist.")] = False,
     results_dir: ResultsOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a hyper-parameter, e.g. --set lr=0.003 --set n_experts=4.")] = None,
 ) -> None:
     """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes."""
     from .model import list_models
+    from .params import parse_overrides
     from .profiles import get_profile
     from .runner import run
     from .suites import expand_suites
@@ -126,7 +130,8 @@ def run_cmd(
     prof = get_profile(profile)
     n_runs = len(expand_suites(suite, prof)) * len(models or list_models()) * (seeds or prof.seeds)
     with _RichProgress(n_runs) as progress:
-        summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress)
+        summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
+                      overrides=parse_overrides(set_))
     console.print(f"[bold]{len(summary.done)}[/] trained, {len(summary.skipped)} already done, "
                   f"{len(summary.failed)} failed  (profile {profile}).")
     for label, reason in summary.failed:
@@ -137,6 +142,7 @@ def run_cmd(
 
 @app.command("status")
 def status_cmd(
+    models: Annotated[Optional[list[str]], typer.Argument(help="Models to show (default: all).")] = None,
     profile: ProfileOpt = "quick",
     results_dir: ResultsOpt = None,
     suite: SuiteOpt = None,
@@ -147,7 +153,7 @@ def status_cmd(
 
     from .runner import status
 
-    rows = status(profile, results_dir, suites=suite)
+    rows = status(profile, results_dir, models=models or None, suites=suite)
     table = Table("suite", "model", "done", "failed", "missing")
     per: dict[tuple[str, str], Counter] = {}
     for r in rows:

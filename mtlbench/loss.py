@@ -18,11 +18,11 @@ def masked_task_losses(out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, i
     out, y [B, K] (logits for binary tasks), mask [B, K] bool, is_binary [K] bool -> [K].
     Binary tasks use BCE on logits, regression tasks MSE.
     """
+    y = torch.where(mask, y, torch.zeros_like(y))  # labels outside a task's sample space may be NaN
     bce = F.binary_cross_entropy_with_logits(out, y, reduction="none")  # [B, K]
     mse = (out - y) ** 2  # [B, K]
     per_sample = torch.where(is_binary, bce, mse)  # [B, K]
     m = mask.to(out.dtype)
-    per_sample = torch.where(mask, per_sample, torch.zeros_like(per_sample))  # masked labels may be NaN
     return (per_sample * m).sum(0) / m.sum(0).clamp_min(1.0)  # [K]
 
 

@@ -149,3 +149,129 @@ def mix_subsets(weights: torch.Tensor, experts: torch.Tensor, index: torch.Tenso
     -> [G, B, d]. (CGC/PLE: a task gate sees its own and the shared experts.)"""
     chosen = experts[index]  # [G, E_g, B, d]
     return torch.einsum("gbe,gebd->gbd", weights, chosen)
+
+
+# ------------------------------------------------------------------ blocks shared by several models
+
+
+class ConcatLinearBank(nn.Module):
+    """n Linear layers; member i reads the concatenation of the inputs listed in ``sources[i]``
+    (indices into the leading axis of its input; lists may differ in length). asymmetric's towers read
+    ``[h_k ; h_j for j in uses[k]]`` this way without padding (no dead parameters).
+
+    Computed as one batched matmul over the (member, source) blocks of each member's weight, then summed
+    per member: ``W_i [h_a ; h_b] = W_i,a h_a + W_i,b h_b``. Initialised like ``nn.Linear`` with fan-in
+    ``d_in · len(sources[i])``.
+    forward(h [m, B, d_in]) -> [n, B, d_out]
+    """
+
+    def __init__(self, sources: list[list[int]] | tuple[tuple[int, ...], ...], d_in: int, d_out: int):
+        super().__init__()
+        n = len(sources)
+        pairs = [(i, s) for i, src in enumerate(sources) for s in src]  # block p = (member, source)
+        assign = torch.zeros(n, len(pairs))
+        for p, (i, _) in enumerate(pairs):
+            assign[i, p] = 1.0
+        self.register_buffer("src", torch.tensor([s for _, s in pairs], dtype=torch.long), persistent=False)
+        self.register_buffer("assign", assign, persistent=False)  # [n, P]: block p belongs to member i
+        self.weight = nn.Parameter(torch.empty(len(pairs), d_in, d_out))  # [P, d_in, d_out]
+        self.bias = nn.Parameter(torch.empty(n, 1, d_out))  # [n, 1, d_out]
+        with torch.no_grad():
+            for p, (i, _) in enumerate(pairs):
+                bound = 1.0 / math.sqrt(d_in * len(sources[i]))
+                self.weight[p].uniform_(-bound, bound)
+            for i, src in enumerate(sources):
+                self.bias[i].uniform_(-1.0 / math.sqrt(d_in * len(src)), 1.0 / math.sqrt(d_in * len(src)))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        blocks = torch.bmm(h[self.src], self.weight)  # [P, B, d_out]
+        return torch.einsum("np,pbd->nbd", self.assign, blocks) + self.bias  # [n, B, d_out]
+
+
+class Stitch(nn.Module):
+    """A cross-stitch / sluice unit (SPEC.md §1): K columns' outputs [K, B, w], each split into S equal
+    subspaces (unit k·S + s = subspace s of column k), mixed by one learned α ∈ R^{KS×KS}:
+    ``unit_i ← Σ_j α_ij unit_j``. Initialised ``α_ii = a``, ``α_ij = (1 − a)/(KS − 1)``.
+
+    forward(h [K, B, w]) -> [K, B, w]
+    """
+
+    def __init__(self, n_columns: int, subspaces: int = 1, a: float = 0.9):
+        super().__init__()
+        self.K, self.S = n_columns, subspaces
+        n = n_columns * subspaces
+        off = (1.0 - a) / (n - 1) if n > 1 else 0.0
+        self.alpha = nn.Parameter(torch.full((n, n), off) + (a - off) * torch.eye(n))  # [KS, KS]
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        K, B, w = h.shape
+        S = self.S
+        units = h.reshape(K, B, S, w // S).transpose(1, 2).reshape(K * S, B, w // S)  # [KS, B, w/S]
+        mixed = torch.einsum("ij,jbc->ibc", self.alpha, units)  # [KS, B, w/S]
+        return mixed.reshape(K, S, B, w // S).transpose(1, 2).reshape(K, B, w)
+
+
+class StitchedColumns(nn.Module):
+    """K task columns of ``layers`` layers ``Linear → ReLU (→ Dropout)`` of one width, with a
+    :class:`Stitch` unit after every layer; the next layer reads the stitched output (cross_stitch with
+    S = 1, sluice with S subspaces). The first layer of every column reads the shared x.
+
+    forward(x [B, d_in]) -> post-stitch outputs of every layer [L, K, B, width]. The pre-stitch outputs of
+    the last forward are kept in ``self.pre`` ([L, K, B, width], not detached) for sluice's penalty.
+    """
+
+    def __init__(self, n_columns: int, d_in: int, width: int, layers: int, subspaces: int = 1, a: float = 0.9, dropout: float = 0.0):
+        super().__init__()
+        self.layers = nn.ModuleList(LinearBank(n_columns, d_in if l == 0 else width, width) for l in range(layers))
+        self.stitches = nn.ModuleList(Stitch(n_columns, subspaces, a) for _ in range(layers))
+        self.dropout = dropout
+        self.pre: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, pre, post = x, [], []
+        for layer, stitch in zip(self.layers, self.stitches):
+            h = F.relu(layer(h))  # [K, B, w]
+            if self.dropout > 0:
+                h = F.dropout(h, self.dropout, self.training)
+            pre.append(h)
+            h = stitch(h)  # [K, B, w]
+            post.append(h)
+        self.pre = torch.stack(pre)
+        return torch.stack(post)  # [L, K, B, w]
+
+
+class ExtractionLevel(nn.Module):
+    """One CGC / PLE extraction level (PLE paper, Section 4; SPEC.md §1 cgc, ple), all experts in one bank.
+
+    Task k owns experts ``k·m .. k·m + m − 1``; the last ``m_s`` experts are shared. Task-k experts read
+    q_k, shared experts read q_s. Task gate k (selector q_k) mixes its own m and the m_s shared experts
+    -> q_k'. With ``shared_gate`` the shared gate (selector q_s) mixes ALL K·m + m_s experts -> q_s'.
+    Gates: softmax(Linear with bias).
+    forward(q): x [B, d_in] (first level: q_1 = … = q_K = q_s = x) or [K+1, B, d_in] (q_1..q_K, q_s)
+      -> [K+1, B, d_out] (q_1'..q_K', q_s') with ``shared_gate``, else [K, B, d_out].
+    """
+
+    def __init__(self, n_tasks: int, d_in: int, specific: int, shared: int, hidden: list[int] | tuple[int, ...],
+                 dropout: float = 0.0, shared_gate: bool = True):
+        super().__init__()
+        K, m = n_tasks, specific
+        self.n_tasks = K
+        self.experts = MLPBank(K * m + shared, d_in, hidden, dropout)
+        self.out_dim = self.experts.out_dim
+        self.task_gates = Gates(K, d_in, m + shared)
+        self.shared_gate = Gates(1, d_in, K * m + shared) if shared_gate else None
+        index = [[k * m + i for i in range(m)] + [K * m + j for j in range(shared)] for k in range(K)]
+        self.register_buffer("index", torch.tensor(index, dtype=torch.long), persistent=False)  # [K, m + m_s]
+        source = [k for k in range(K) for _ in range(m)] + [K] * shared  # expert -> row of q it reads
+        self.register_buffer("source", torch.tensor(source, dtype=torch.long), persistent=False)
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        if q.dim() == 2:  # first level: every expert and gate reads x [B, d]
+            experts, sel_tasks, sel_shared = self.experts(q), q, q
+        else:
+            experts = self.experts(q[self.source])  # [E, B, d_out]
+            sel_tasks, sel_shared = q[: self.n_tasks], q[self.n_tasks]
+        out = mix_subsets(self.task_gates(sel_tasks), experts, self.index)  # [K, B, d_out]
+        if self.shared_gate is None:
+            return out
+        return torch.cat([out, mix(self.shared_gate(sel_shared), experts)])  # [K+1, B, d_out]

@@ -15,7 +15,7 @@ from .cost import count_params, flops_per_sample
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
 from .model import build_model, get_model_class, list_models
-from .params import RunParams, default_params
+from .params import RunParams, apply_overrides, default_params
 from .profiles import Profile, get_profile
 from .records import RecordStore, RunRecord, git_commit, key_of, now, versions
 from .suites import expand_suites, load_suite
@@ -87,11 +87,13 @@ def run(
     results_dir: str | Path | None = None,
     params: ParamsResolver | None = None,
     progress: Any = None,
+    overrides: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
 
     Finished runs (same key) are skipped unless ``force``. ``progress`` is an optional object with
     ``start(label, total_epochs)``, ``epoch(epoch, val_score)`` and ``end()`` (the CLI passes rich bars).
+    ``overrides`` sets named hyper-parameters on top of the resolved ones (``--set``).
     """
     prof = get_profile(profile)
     dev = resolve_device(device)
@@ -108,7 +110,7 @@ def run(
     for instance in instances:
         data = load_suite(instance, prof)
         for model_name in model_names:
-            rp = resolver(model_name, data, prof)
+            rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
             flops = n_params = None
             for seed in range(n_seeds):
                 label = f"{instance}/{model_name}/seed{seed}"

@@ -166,7 +166,7 @@ def fit(
         w = torch.tensor(cfg.weights(K, epoch), device=device, dtype=torch.float32)
         perm = torch.randperm(N, generator=gen).to(device)
         total = torch.zeros((), device=device)
-        for i in range(0, N, bs):
+        for step, i in enumerate(range(0, N, bs)):
             idx = perm[i : i + bs]
             out = model(train.x_num[idx], train.x_cat[idx])  # [b, K]
             loss = masked_loss(out, train.y[idx], train.mask[idx], is_binary, w, model.aux_loss())
@@ -174,6 +174,8 @@ def fit(
             loss.backward()
             opt.step()
             total += loss.detach() * len(idx)
+            if step % 64 == 63 and not torch.isfinite(total):  # a rare host sync: stop a diverging run early
+                raise DivergedError(f"non-finite training loss in epoch {epoch}, step {step}; lower the learning rate")
         train_loss = float(total) / N  # one host sync per epoch
         train_seconds += time.perf_counter() - t0
         samples += N

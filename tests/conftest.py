@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+TINY = "synthetic[p=0.5,n_train=600,n_val=300,n_test=300]"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path, monkeypatch):
+    """Every test gets its own results dir and suite cache; torch uses 1 thread (determinism, 2-core CI)."""
+    monkeypatch.setenv("MTLBENCH_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MTLBENCH_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture
+def tiny_suite():
+    from mtlbench import get_profile, load_suite
+
+    return load_suite(TINY, get_profile("quick"))
+
+
+def cli_env(tmp_path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(MTLBENCH_RESULTS=str(tmp_path / "results"), MTLBENCH_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    return env

@@ -1,0 +1,256 @@
+"""Harness core: registries, masked loss, weights schedule, early stopping, records, determinism."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import mtlbench
+from mtlbench import metrics as M
+from mtlbench.data import InputSpec, TaskSpec, format_instance, parse_instance
+from mtlbench.errors import MtlbenchError
+from mtlbench.loss import masked_loss, masked_task_losses, task_weights
+from mtlbench.model import MODELS, SharedConfig, build_model, make_config
+from mtlbench.params import default_params
+from mtlbench.profiles import get_profile
+from mtlbench.records import RecordStore, load_results
+from mtlbench.registry import Registry
+from mtlbench.train import TrainConfig, _Selection, fit, predict, seed_everything
+
+from conftest import TINY
+
+
+# ------------------------------------------------------------------ registries
+def test_registry_round_trip_glob_and_did_you_mean():
+    reg: Registry[type] = Registry("widget", "mtlbench.baselines")
+
+    @reg.register("fancy_moe")
+    class A: ...
+
+    @reg.register("plain")
+    class B: ...
+
+    assert reg.get("fancy_moe") is A and reg.get("plain") is B
+    assert reg.names("*moe*") == ["fancy_moe"]
+    with pytest.raises(MtlbenchError, match=r"unknown widget 'fancy_mo'\. Did you mean 'fancy_moe'\?"):
+        reg.get("fancy_mo")
+    with pytest.raises(ValueError):
+        reg.register("plain")(A)
+
+
+def test_model_and_suite_registries_see_the_plugins():
+    assert {"single_task", "hard_sharing"} <= set(mtlbench.list_models())
+    assert "synthetic" in mtlbench.list_suites()
+    assert mtlbench.list_models("*sharing") == ["hard_sharing"]
+    with pytest.raises(MtlbenchError, match="Did you mean 'hard_sharing'"):
+        MODELS.get("hard_shareing")
+
+
+def test_instance_names_round_trip():
+    fam, params = parse_instance("synthetic[p=0.5,n_train=100,tag=x]")
+    assert fam == "synthetic" and params == {"p": 0.5, "n_train": 100, "tag": "x"}
+    assert format_instance(fam, params) == "synthetic[p=0.5,n_train=100,tag=x]"
+    with pytest.raises(MtlbenchError):
+        parse_instance("synthetic[p]")
+
+
+# ------------------------------------------------------------------ loss
+BIN_REG = torch.tensor([True, False])
+
+
+def test_masked_loss_matches_hand_computation():
+    out = torch.tensor([[0.0, 1.0], [2.0, 3.0], [-1.0, 0.5]])
+    y = torch.tensor([[1.0, 2.0], [0.0, 1.0], [1.0, float("nan")]])  # masked label may be anything
+    mask = torch.tensor([[True, True], [True, False], [False, False]])
+    bce = lambda z, t: math.log1p(math.exp(-z)) if t == 1 else math.log1p(math.exp(z))  # noqa: E731
+    expected_bin = (bce(0.0, 1) + bce(2.0, 0)) / 2
+    expected_reg = (1.0 - 2.0) ** 2 / 1
+    per_task = masked_task_losses(out, y, mask, BIN_REG)
+    assert per_task.tolist() == pytest.approx([expected_bin, expected_reg], rel=1e-6)
+    w = torch.tensor([1.0, 0.5])
+    total = masked_loss(out, y, mask, BIN_REG, w, torch.tensor(0.25))
+    assert float(total) == pytest.approx(expected_bin + 0.5 * expected_reg + 0.25, rel=1e-6)
+
+
+def test_task_without_samples_contributes_zero_and_no_nan():
+    out = torch.randn(4, 2, requires_grad=True)
+    y = torch.tensor([[1.0, float("nan")]] * 4)
+    mask = torch.tensor([[True, False]] * 4)
+    losses = masked_task_losses(out, y, mask, BIN_REG)
+    assert losses[1].item() == 0.0 and torch.isfinite(losses).all()
+    masked_loss(out, y, mask, BIN_REG, torch.ones(2), torch.zeros(())).backward()
+    assert torch.isfinite(out.grad).all() and (out.grad[:, 1] == 0).all()
+
+
+def test_loss_weight_schedule():
+    assert task_weights([1.0, 2.0], [1.0, 0.9], 0) == [1.0, 2.0]
+    assert task_weights([1.0, 2.0], [1.0, 0.9], 3) == pytest.approx([1.0, 2.0 * 0.9**3])
+    cfg = TrainConfig(loss_weights=(1.0, 0.5), loss_decays=(1.1, 1.0))
+    assert cfg.weights(2, 2) == pytest.approx([1.21, 0.5])
+    assert TrainConfig().weights(3, 7) == [1.0, 1.0, 1.0]
+    with pytest.raises(MtlbenchError):
+        TrainConfig(loss_weights=(1.0,)).weights(2, 0)
+
+
+@pytest.mark.parametrize("field,value", [("lr", -1e-3), ("lr", 0.0), ("batch_size", 0), ("weight_decay", -1.0), ("max_epochs", 0)])
+def test_out_of_range_train_config_is_a_one_line_error(field, value):
+    with pytest.raises(MtlbenchError, match=f"{field}"):
+        TrainConfig(**{field: value})
+
+
+# ------------------------------------------------------------------ metrics
+def test_validation_score_is_minus_mean_log_error():
+    tasks = [TaskSpec("a", "binary"), TaskSpec("b", "regression")]
+    s = M.score(tasks, [{"auc": 0.9}, {"mse": 0.5}])
+    assert s == pytest.approx(-(math.log(0.1) + math.log(0.5)) / 2)
+
+
+def test_metrics_use_only_masked_samples():
+    tasks = [TaskSpec("a", "binary"), TaskSpec("b", "regression")]
+    pred = np.array([[5.0, 1.0], [-5.0, 2.0], [5.0, 100.0]])
+    y = np.array([[1.0, 1.0], [0.0, 2.0], [0.0, 0.0]])
+    mask = np.array([[True, True], [True, True], [False, False]])
+    m = M.evaluate(tasks, pred, y, mask)
+    assert m[0]["auc"] == 1.0 and m[1]["mse"] == 0.0
+
+
+# ------------------------------------------------------------------ early stopping
+def test_selection_ties_go_to_the_earlier_epoch_and_patience_counts():
+    model = torch.nn.Linear(1, 1)
+    sel = _Selection([0], patience=2)
+    for epoch, s in enumerate([0.5, 0.7, 0.7, 0.6]):
+        sel.update(epoch, s, model)
+    assert sel.best_epoch == 1 and sel.done
+
+
+class _Guarded:
+    """A split whose labels raise when read: proves fit() never looks at test when told not to."""
+
+    def __init__(self, split):
+        self._split = split
+
+    def __getattr__(self, name):
+        raise AssertionError("the test split was read")
+
+
+def _tiny_fit(model_name, data, epochs=6, seed=0, **kw):
+    seed_everything(seed)
+    rp = default_params(model_name, data, get_profile("quick"))
+    model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
+    cfg = TrainConfig(max_epochs=epochs, patience=3, lr=3e-3, batch_size=128)
+    return model, fit(model, data, cfg, seed, torch.device("cpu"), **kw)
+
+
+def test_early_stopping_restores_best_validation_epoch_and_never_reads_test(tiny_suite):
+    tiny_suite.test = _Guarded(tiny_suite.test)
+    model, res = _tiny_fit("hard_sharing", tiny_suite, evaluate_test=False)
+    scores = [h["val_score"] for h in res.history]
+    assert res.best_epochs == [int(np.argmax(scores))]  # argmax returns the first (earliest) maximum
+    after = M.evaluate(tiny_suite.tasks, predict(model, tiny_suite.val), tiny_suite.val.y.numpy(), tiny_suite.val.mask.numpy())
+    assert M.score(tiny_suite.tasks, after) == pytest.approx(max(scores), rel=1e-5)
+    assert res.test_metrics == []
+
+
+def test_test_split_is_evaluated_once_at_the_end(tiny_suite, monkeypatch):
+    import mtlbench.train as T
+
+    calls = []
+    real = T.evaluate_split
+    monkeypatch.setattr(T, "evaluate_split", lambda m, d, s: calls.append(s) or real(m, d, s))
+    _, res = _tiny_fit("hard_sharing", tiny_suite, epochs=4)
+    is_test = [s.y.data_ptr() == tiny_suite.test.y.data_ptr() for s in calls]
+    assert is_test.count(True) == 1 and is_test[-1] and len(calls) == 5  # 4 validation epochs, then test once
+    assert len(res.test_metrics) == 2 and all(se > 0 for se in res.test_se)
+
+
+def test_single_task_chooses_each_task_epoch_on_its_own_score(tiny_suite):
+    model, res = _tiny_fit("single_task", tiny_suite, epochs=8)
+    assert len(res.best_epochs) == 2
+    after = M.evaluate(tiny_suite.tasks, predict(model, tiny_suite.val), tiny_suite.val.y.numpy(), tiny_suite.val.mask.numpy())
+    for k, task in enumerate(tiny_suite.tasks):
+        per_task = [-math.log(h["val"][k]["mse"]) for h in res.history]
+        assert res.best_epochs[k] == int(np.argmax(per_task))
+        # restored weights of task k are those of its own best epoch
+        assert after[k]["mse"] == pytest.approx(res.history[res.best_epochs[k]]["val"][k]["mse"], rel=1e-5)
+
+
+def test_fit_is_deterministic_on_cpu(tiny_suite):
+    _, a = _tiny_fit("hard_sharing", tiny_suite, epochs=3, seed=7)
+    _, b = _tiny_fit("hard_sharing", tiny_suite, epochs=3, seed=7)
+    _, c = _tiny_fit("hard_sharing", tiny_suite, epochs=3, seed=8)
+    assert a.test_metrics == b.test_metrics and a.history == b.history
+    assert a.test_metrics != c.test_metrics
+
+
+def test_checkpoint_resume_gives_the_same_result(tiny_suite, tmp_path):
+    """A run cut after epoch 2 and resumed from its checkpoint ends exactly like an uninterrupted run."""
+    _, full = _tiny_fit("hard_sharing", tiny_suite, epochs=5, seed=3)
+
+    class Cut(Exception): ...
+
+    def stop_after_2(epoch, score, metrics):
+        if epoch == 1:
+            raise Cut
+
+    ck = tmp_path / "ck.pt"
+    with pytest.raises(Cut):
+        _tiny_fit("hard_sharing", tiny_suite, epochs=5, seed=3, checkpoint=ck, on_epoch=stop_after_2)
+    assert ck.exists()
+    _, resumed = _tiny_fit("hard_sharing", tiny_suite, epochs=5, seed=3, checkpoint=ck)
+    assert resumed.history == full.history and resumed.test_metrics == full.test_metrics
+
+
+# ------------------------------------------------------------------ records and runs
+def test_run_writes_records_skips_existing_and_reads_back(tmp_path):
+    res_dir = tmp_path / "r"
+    s = mtlbench.run(["single_task", "hard_sharing"], [TINY], seeds=2, profile="quick", results_dir=res_dir, device="cpu")
+    assert len(s.done) == 4 and not s.failed
+    again = mtlbench.run(["single_task", "hard_sharing"], [TINY], seeds=2, profile="quick", results_dir=res_dir, device="cpu")
+    assert len(again.skipped) == 4 and not again.done
+    df = load_results("quick", res_dir)
+    assert df.height == 8 and set(df["model"]) == {"single_task", "hard_sharing"}
+    rec = json.loads(next((res_dir / "quick" / "records").glob("*.json")).read_text())
+    for field in ("key", "suite_version", "data_checksum", "params", "params_source", "history", "best_epochs",
+                  "n_params", "flops_per_sample", "train_seconds", "samples_per_second", "device", "threads",
+                  "versions", "commit", "timestamp", "test_se"):
+        assert field in rec
+    assert rec["flops_per_sample"] > 0 and rec["n_params"] > 0 and rec["params_source"] == "default"
+    assert not (res_dir / "standard").exists()  # profiles are kept apart
+
+
+def test_changed_data_never_reuses_a_stale_record(tmp_path):
+    res_dir = tmp_path / "r"
+    mtlbench.run(["hard_sharing"], [TINY], seeds=1, profile="quick", results_dir=res_dir, device="cpu")
+    other = TINY.replace("p=0.5", "p=0.5,seed=1")  # same suite, different data
+    s = mtlbench.run(["hard_sharing"], [other], seeds=1, profile="quick", results_dir=res_dir, device="cpu")
+    assert len(s.done) == 1
+    keys = {r["data_checksum"] for r in RecordStore("quick", res_dir).records()}
+    assert len(keys) == 2
+
+
+def test_single_task_parameters_are_separate_per_task(tiny_suite):
+    cfg = make_config("single_task")
+    model = build_model("single_task", tiny_suite.inputs, tiny_suite.tasks, cfg, SharedConfig())
+    x = tiny_suite.val.x_num[:16], tiny_suite.val.x_cat[:16]
+    before = model(*x).detach()
+    with torch.no_grad():
+        for p in model.parameters():
+            p[0].add_(0.5)  # task 0's slice of every parameter
+    after = model(*x).detach()
+    assert not torch.allclose(before[:, 0], after[:, 0]) and torch.equal(before[:, 1], after[:, 1])
+
+
+def test_unknown_names_are_one_line_errors():
+    with pytest.raises(MtlbenchError, match="Did you mean 'quick'"):
+        mtlbench.run(["hard_sharing"], profile="quik")
+    with pytest.raises(MtlbenchError, match="Did you mean 'synthetic'"):
+        mtlbench.run(["hard_sharing"], ["synthetc"])
+    with pytest.raises(MtlbenchError, match="has no parameter 'q'"):
+        mtlbench.run(["hard_sharing"], ["synthetic[q=1]"])
+    with pytest.raises(MtlbenchError, match="no CUDA"):
+        if torch.cuda.is_available():
+            raise MtlbenchError("no CUDA (skipped: a GPU is present)")
+        mtlbench.run(["hard_sharing"], [TINY], device="cuda")

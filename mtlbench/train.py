@@ -113,9 +113,14 @@ def _restore_best(model: MTLModel, groups: list[_Selection]) -> None:
         model.load_state_dict(groups[0].state)
         return
     # independent tasks: every parameter has a leading task axis; task k takes its own best epoch.
+    # The task axis may be flattened into the leading dim ([K·n, ...], e.g. the encoder's embedding table
+    # holding K copies): unflatten to [K, n, ...], pick, stack and flatten back.
     merged = {}
     for name, value in model.state_dict().items():
-        merged[name] = torch.stack([g.state[name][g.tasks[0]] for g in groups]) if value.dim() > 0 else value
+        merged[name] = (
+            torch.stack([g.state[name].unflatten(0, (len(groups), -1))[g.tasks[0]] for g in groups]).flatten(0, 1)
+            if value.dim() > 0 else value
+        )
     model.load_state_dict(merged)
 
 

@@ -174,6 +174,23 @@ def test_single_task_perturbing_task_1_changes_only_output_1():
     assert changed_outputs(model, perturb) == {0}
 
 
+
+def test_single_task_restores_each_task_from_its_own_state_with_categorical_fields():
+    from mtlbench.train import _Selection, _restore_best
+
+    a, b = build("single_task", 2, seed=1), build("single_task", 2, seed=2)
+    groups = [_Selection([0], 3), _Selection([1], 3)]
+    groups[0].update(0, 1.0, a)  # task 1's best state is a's, task 2's is b's
+    groups[1].update(0, 1.0, b)
+    x = batch()
+    with torch.no_grad():
+        ref_a, ref_b = a(*x), b(*x)
+        _restore_best(a, groups)
+        out = a(*x)
+    torch.testing.assert_close(out[:, 0], ref_a[:, 0])
+    torch.testing.assert_close(out[:, 1], ref_b[:, 1])
+    torch.testing.assert_close(a.encoder.embedding.weight[sum(INPUTS.cat_cardinalities):], b.encoder.embedding.weight[sum(INPUTS.cat_cardinalities):])
+
 def test_hard_sharing_towers_read_one_representation():
     model = build("hard_sharing", 3)
     with torch.no_grad():  # give every task tower task 1's weights: one representation -> equal outputs

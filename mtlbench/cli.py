@@ -117,6 +117,7 @@ def run_cmd(
     force: Annotated[bool, typer.Option("--force", help="Re-run records that already exist.")] = False,
     results_dir: ResultsOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a hyper-parameter, e.g. --set lr=0.003 --set n_experts=4.")] = None,
+    params_from: Annotated[Optional[str], typer.Option("--params-from", help="Tuned params: a profile whose studies to use, a study JSON, a params JSON, or 'default'. Default: this profile's studies (mtlbench tune) when they exist, else defaults.")] = None,
 ) -> None:
     """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes."""
     from .model import list_models
@@ -124,6 +125,7 @@ def run_cmd(
     from .profiles import get_profile
     from .runner import run
     from .suites import expand_suites
+    from .tuning import StudyParams
 
     if not models and not all_:
         raise MtlbenchError("name the models to run, or pass --all for every registered model.")
@@ -131,13 +133,83 @@ def run_cmd(
     n_runs = len(expand_suites(suite, prof)) * len(models or list_models()) * (seeds or prof.seeds)
     with _RichProgress(n_runs) as progress:
         summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
-                      overrides=parse_overrides(set_))
+                      overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir))
     console.print(f"[bold]{len(summary.done)}[/] trained, {len(summary.skipped)} already done, "
                   f"{len(summary.failed)} failed  (profile {profile}).")
     for label, reason in summary.failed:
         console.print(Text(f"  failed {label}: {reason}", style="red"))
+    if summary.done or summary.skipped:
+        _report_after_run(profile, results_dir)
     if summary.failed:
         raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------ tune
+@app.command("tune")
+def tune_cmd(
+    models: Annotated[Optional[list[str]], typer.Argument(help="Models to tune (with --all: every model).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every registered model on every suite of the profile.")] = False,
+    suite: SuiteOpt = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", "-n", help="Trials per (model, suite) study, the same for every model (default: quick 4, standard 40). Running again continues up to this count.")] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Start no new trial after this many seconds.")] = None,
+    profile: ProfileOpt = "quick",
+    storage: Annotated[Optional[str], typer.Option("--storage", help="postgresql://USER:PASS@HOST/DB to share studies between workers (or sqlite:///F.db, journal:FILE). Default: a journal file per study under results/<profile>/studies/.")] = None,
+    multi_objective: Annotated[bool, typer.Option("--multi-objective", help="One objective per task (Pareto front) instead of the validation score.")] = False,
+    pruner: Annotated[str, typer.Option("--pruner", help="hyperband | halving | median | none (on the per-epoch validation score).")] = "hyperband",
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    results_dir: ResultsOpt = None,
+    sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own).")] = None,
+) -> None:
+    """Tune hyper-parameters on validation with an equal budget per model; `run` then uses the best ones."""
+    from .tuning import tune
+
+    if not models and not all_:
+        raise MtlbenchError("name the models to tune, or pass --all for every registered model.")
+
+    def progress(ev) -> None:
+        value = ("-" if ev.value is None else f"{ev.value:.4f}" if isinstance(ev.value, float)
+                 else "(" + ", ".join(f"{v:.4f}" for v in ev.value) + ")")
+        note = f"  [{ev.reason}]" if ev.reason else ""
+        err_console.print(Text(f"{ev.study}  trial {ev.number} {ev.state.lower()} {value}  {ev.counted}/{ev.target}{note}"))
+
+    summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
+                     results_dir, sampler_seed, progress)
+    _print_tuning(summaries)
+
+
+def _fmt_params(params: dict) -> str:
+    return " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def _print_tuning(summaries: list[dict]) -> None:
+    table = Table("model", "suite", "trials", "epoch cap", "param budget", "best trial", "val objective",
+                  title="Best trials (validation only; single_task: each task's own best trial)")
+    lines, fronts = [], []
+    for s in summaries:
+        b = s["budget"]
+        row = [Text(s["model"]), Text(s["suite"]), f"{s['n_counted']}/{b['n_trials']}", str(b["max_epochs"]), str(b["param_budget"])]
+        best = s["best"]
+        if s["multi_objective"]:
+            fronts.append(s)
+            table.add_row(*row, f"Pareto front: {len(s['pareto_front'])} trials", "-")
+        elif best is None:
+            table.add_row(*row, "none yet", "-")
+        else:
+            table.add_row(*row, f"#{best['number']}", f"{best['value']:.4f}")
+            lines.append(Text(f"{s['model']} @ {s['suite']} #{best['number']}: {_fmt_params(best['params'])}"))
+            if s["model"] == "single_task":
+                for p in s["per_task_best"]:
+                    table.add_row("", Text(f"task {p['task']}"), "", "", "", f"#{p['number']}", f"{p['score']:.4f}")
+    console.print(table)
+    for line in lines:
+        console.print(line, soft_wrap=True)
+    for s in fronts:
+        front = Table("trial", *[f"{t} (-log err)" for t in s["task_names"]], title=Text(f"Pareto front of {s['study']}"))
+        for t in s["pareto_front"]:
+            front.add_row(f"#{t['number']}", *[f"{v:.4f}" for v in t["values"]])
+        console.print(front)
+        for t in s["pareto_front"]:
+            console.print(Text(f"#{t['number']}: {_fmt_params(t['params'])}"), soft_wrap=True)
 
 
 @app.command("status")
@@ -167,6 +239,116 @@ def status_cmd(
                 console.print(Text(f"{r['state']:8} {r['suite']}/{r['model']}/seed{r['seed']} {r['reason']}"))
     total = Counter(r["state"] for r in rows)
     console.print(f"profile {profile}: {total['done']} done, {total['failed']} failed, {total['missing']} missing")
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    key: Annotated[str, typer.Argument(help="A record key (at least its first 6 characters).")],
+    profile: ProfileOpt = "quick",
+    results_dir: ResultsOpt = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda (use the record's device for exact results)")] = "cpu",
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Largest accepted |difference| of a test metric.")] = 1e-9,
+) -> None:
+    """Re-run one record from its stored config, seed and data checksum, and compare the test metrics."""
+    from .runner import reproduce
+
+    out = reproduce(key, profile, results_dir, device)
+    rec = out["record"]
+    table = Table("task", "metric", "recorded", "reproduced", "|diff|",
+                  title=Text(f"{rec['suite']} / {rec['model']} / seed {rec['seed']}  (record {rec['key']})"))
+    for r in out["rows"]:
+        table.add_row(r["task"], r["metric"], f"{r['recorded']:.6f}", f"{r['reproduced']:.6f}", f"{r['diff']:.2e}")
+    console.print(table)
+    if not out["same_setup"]:
+        console.print(f"note: the record was made on {rec['device']}; float results differ across devices.")
+    worst = max(r["diff"] for r in out["rows"])
+    if worst > tolerance:
+        console.print(f"not reproduced: largest difference {worst:.2e} > tolerance {tolerance:g}")
+        raise typer.Exit(1)
+    console.print("reproduced.")
+
+
+# ------------------------------------------------------------------------ report
+def _print_report(files) -> None:
+    console.print(Text(f"leaderboard: {files.markdown}"))
+    if files.html is not None:
+        console.print(Text(f"interactive charts: {files.html}" + (f" (+ {len(files.images)} PNG)" if files.images else "")))
+    if files.notice:
+        err_console.print(Text(files.notice))
+
+
+def _report_after_run(profile: str, results_dir: Optional[Path]) -> None:
+    """`run` ends with the profile's report; a report problem never hides the finished runs."""
+    from .report import generate
+
+    try:
+        _print_report(generate(profile, results_dir))
+    except MtlbenchError as err:
+        err_console.print(Text(f"report not written: {err}"))
+    except Exception as err:  # noqa: BLE001 - the records are safe; say what broke and how to retry
+        err_console.print(Text(f"report not written ({err.__class__.__name__}: {err}); retry with `mtlbench report --profile {profile}`."))
+
+
+AnyProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="quick | standard (default: every profile that has records)")]
+
+
+@app.command("report")
+def report_cmd(
+    profile: AnyProfileOpt = None,
+    results_dir: ResultsOpt = None,
+    no_charts: Annotated[bool, typer.Option("--no-charts", help="Only the markdown (no HTML, no images).")] = False,
+    no_static: Annotated[bool, typer.Option("--no-static", help="HTML charts only: skip PNG export (needs a browser).")] = False,
+) -> None:
+    """Write the profile's leaderboard (seesaw tables, ranking, paper references) and its charts.
+
+    The standard profile writes the top-level leaderboard.md (next to the results folder); other profiles
+    write results/<profile>/leaderboard.md. Charts go to results/<profile>/charts/ (report.html, PNGs)."""
+    from .report import generate, profiles_with_records
+
+    for p in [profile] if profile else profiles_with_records(results_dir):
+        _print_report(generate(p, results_dir, charts=not no_charts, static=not no_static))
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    check: Annotated[bool, typer.Option("--check", help="Fail (exit 1) when a leaderboard file differs from what the records give.")] = False,
+    profile: AnyProfileOpt = None,
+    results_dir: ResultsOpt = None,
+) -> None:
+    """Print the leaderboard markdown regenerated from the records, or --check the committed file(s)
+    (no charts, no browser: the markdown only)."""
+    from .report import build_report, chart_link_prefix, check as check_file, profiles_with_records, render_markdown
+
+    profiles = [profile] if profile else profiles_with_records(results_dir)
+    if not check:
+        for p in profiles:
+            sys.stdout.write(render_markdown(build_report(p, results_dir), chart_link_prefix(p, results_dir)))
+        return
+    failed = False
+    for p in profiles:
+        ok, message = check_file(p, results_dir)
+        (console if ok else err_console).print(Text(message))
+        failed |= not ok
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("utilisation")
+def utilisation_cmd(
+    profile: ProfileOpt = "quick",
+    suite: SuiteOpt = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="mmoe | ml_mmoe | cgc | ple (repeatable). Default: all four.")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Training seed of the fixed configuration.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Measure again even when an export of the same data exists.")] = False,
+    results_dir: ResultsOpt = None,
+) -> None:
+    """Expert utilisation of the gated models in SPEC.md §4's fixed configuration (default suites: video,
+    census_income), stored under results/<profile>/utilisation/ for `mtlbench report`."""
+    from .utilisation import run as run_utilisation
+
+    paths = run_utilisation(profile, suite, model, results_dir, device, seed, force, log=lambda m: err_console.print(Text(m)))
+    console.print(f"{len(paths)} utilisation export(s) written; `mtlbench report --profile {profile}` draws them.")
 
 
 def main() -> None:

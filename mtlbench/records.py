@@ -1,7 +1,9 @@
 """Result records: one immutable JSON file per run, keyed by a hash of everything that changes it."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -11,9 +13,12 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
+
+from .errors import MtlbenchError
 
 SCHEMA_VERSION = 1
 
@@ -104,7 +109,17 @@ class RecordStore:
         return self.records_dir / f"{key}.json"
 
     def exists(self, key: str) -> bool:
-        return self.path(key).exists()
+        """A finished, readable record. A damaged file (e.g. from a crash of an older version) counts as
+        missing, with a warning, and the run is redone and the file replaced atomically."""
+        path = self.path(key)
+        if not path.exists():
+            return False
+        try:
+            json.loads(path.read_text())
+            return True
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+            warnings.warn(f"record {path} is unreadable ({err.__class__.__name__}); it will be recomputed", stacklevel=2)
+            return False
 
     def write(self, record: RunRecord) -> Path:
         record.key = record.key or record_key(record.key_parts())
@@ -112,6 +127,33 @@ class RecordStore:
         _atomic_write(path, record.to_json() + "\n")
         (self.failed_dir / f"{record.key}.json").unlink(missing_ok=True)
         return path
+
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[bool]:
+        """Hold an exclusive lock on ``key`` while training it. Yields False when another process holds
+        it (two ``mtlbench run`` on one results dir split the work instead of racing). The OS releases
+        the lock when a process dies, so a killed run never leaves a stale claim."""
+        lock_dir = self.dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with open(lock_dir / f"{key}.lock", "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def find(self, prefix: str) -> dict[str, Any]:
+        """The record whose key starts with ``prefix`` (at least 6 characters)."""
+        matches = sorted(self.records_dir.glob(f"{prefix}*.json")) if len(prefix) >= 6 else []
+        if len(matches) != 1:
+            what = "no record" if not matches else f"{len(matches)} records"
+            raise MtlbenchError(f"{what} of profile {self.profile!r} in {self.records_dir} matches key {prefix!r}; "
+                                "give at least 6 characters of a key listed by `mtlbench status -v` or load_results().")
+        return json.loads(matches[0].read_text())
 
     def write_failure(self, key: str, info: dict[str, Any]) -> None:
         _atomic_write(self.failed_dir / f"{key}.json", json.dumps({**info, "key": key}, sort_keys=True, default=str) + "\n")

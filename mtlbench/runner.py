@@ -104,14 +104,17 @@ def run(
         raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
     store = RecordStore(prof.name, results_dir)
     check_writable(store.dir)
-    resolver = params or (lambda m, d, p: default_params(m, d, p))
+    if params is None:  # tuned params from this profile's studies (mtlbench tune) when they exist, else defaults
+        from .tuning import StudyParams
+
+        params = StudyParams(None, results_dir)
+    resolver = params
     summary = RunSummary()
 
     for instance in instances:
         data = load_suite(instance, prof)
         for model_name in model_names:
             rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
-            flops = n_params = None
             for seed in range(n_seeds):
                 label = f"{instance}/{model_name}/seed{seed}"
                 key = key_of(
@@ -121,37 +124,58 @@ def run(
                 if store.exists(key) and not force:
                     summary.skipped.append(label)
                     continue
-                seed_everything(seed)
-                model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
-                if flops is None:
-                    n_params, flops = count_params(model), flops_per_sample(model, data.train)
-                ckpt = store.dir / "ckpt" / f"{key}.pt"
-                if progress:
-                    progress.start(label, rp.train.max_epochs)
-                try:
-                    result = fit(model, data, rp.train, seed, dev, checkpoint=ckpt,
-                                 on_epoch=(lambda e, s, m: progress.epoch(e, s)) if progress else None)
-                except MtlbenchError:
-                    raise
-                except DivergedError as err:
-                    summary.failed.append((label, str(err)))
-                    store.write_failure(key, {"run": label, "reason": str(err), "timestamp": now()})
-                    ckpt.unlink(missing_ok=True)
-                    continue
-                except Exception as err:  # noqa: BLE001 - a broken run must not end the sweep
-                    reason = f"{err.__class__.__name__}: {err}"
-                    summary.failed.append((label, reason))
-                    store.write_failure(key, {"run": label, "reason": reason, "traceback": traceback.format_exc(), "timestamp": now()})
-                    continue
-                finally:
-                    if progress:
-                        progress.end()
-                record = build_record(model_name, data, prof, rp, seed, dev, result, n_params, flops)
-                record.key = key
-                store.write(record)
-                ckpt.unlink(missing_ok=True)
-                summary.done.append(label)
+                with store.claim(key) as mine:
+                    if not mine:  # another process is training this run right now
+                        summary.skipped.append(f"{label} (running in another process)")
+                        continue
+                    if store.exists(key) and not force:  # finished by another process meanwhile
+                        summary.skipped.append(label)
+                        continue
+                    outcome = _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary)
+                    if outcome is None:
+                        continue
+                    record = build_record(model_name, data, prof, rp, seed, dev, *outcome)
+                    record.key = key
+                    store.write(record)  # atomic, while still holding the claim
+                    (store.dir / "ckpt" / f"{key}.pt").unlink(missing_ok=True)
+                    summary.done.append(label)
     return summary
+
+
+_COST_CACHE: dict[tuple[str, str, str], tuple[int, float]] = {}
+
+
+def _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary):
+    """Train one run; returns (FitResult, n_params, flops) or None when it failed (failure recorded)."""
+    label = f"{data.name}/{model_name}/seed{seed}"
+    seed_everything(seed)
+    model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
+    cost_key = (data.checksum, model_name, repr(rp.as_dict()))
+    if cost_key not in _COST_CACHE:  # the same for every seed
+        _COST_CACHE[cost_key] = (count_params(model), flops_per_sample(model, data.train))
+    n_params, flops = _COST_CACHE[cost_key]
+    ckpt = store.dir / "ckpt" / f"{key}.pt"
+    if progress:
+        progress.start(label, rp.train.max_epochs)
+    try:
+        result = fit(model, data, rp.train, seed, dev, checkpoint=ckpt,
+                     on_epoch=(lambda e, s, m: progress.epoch(e, s)) if progress else None)
+    except MtlbenchError:
+        raise
+    except DivergedError as err:
+        summary.failed.append((label, str(err)))
+        store.write_failure(key, {"run": label, "reason": str(err), "timestamp": now()})
+        ckpt.unlink(missing_ok=True)
+        return None
+    except Exception as err:  # noqa: BLE001 - a broken run must not end the sweep
+        reason = f"{err.__class__.__name__}: {err}"
+        summary.failed.append((label, reason))
+        store.write_failure(key, {"run": label, "reason": reason, "traceback": traceback.format_exc(), "timestamp": now()})
+        return None
+    finally:
+        if progress:
+            progress.end()
+    return result, n_params, flops
 
 
 def status(profile: str = "quick", results_dir: str | Path | None = None, models: list[str] | None = None, suites: list[str] | None = None) -> list[dict[str, Any]]:
@@ -172,3 +196,36 @@ def status(profile: str = "quick", results_dir: str | Path | None = None, models
                 state = "done" if k in done else ("failed" if k in failed else "missing")
                 rows.append({"suite": instance, "model": m, "seed": s, "state": state, "reason": failed.get(k, "")})
     return rows
+
+
+def reproduce(key: str, profile: str = "quick", results_dir: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Re-run one record from what it stores (suite, data checksum, params, seed) and compare.
+
+    Uses the record's thread count so CPU results are bitwise comparable. Writes nothing.
+    Returns {"record": ..., "rows": [{task, metric, recorded, reproduced, diff}], "same_setup": bool}.
+    """
+    from .params import params_from_dict
+
+    prof = get_profile(profile)
+    rec = RecordStore(prof.name, results_dir).find(key)
+    data = load_suite(rec["suite"], prof)
+    if data.checksum != rec["data_checksum"]:
+        raise MtlbenchError(
+            f"the data of suite {rec['suite']!r} changed since record {rec['key']} was made (checksum "
+            f"{data.checksum} != {rec['data_checksum']}); check out the suite version {rec['suite_version']} it used."
+        )
+    rp = params_from_dict(rec["model"], data, prof, rec["params"], rec["params_source"])
+    dev = resolve_device(device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(int(rec["threads"]))
+    try:
+        seed_everything(rec["seed"])
+        model = build_model(rec["model"], data.inputs, data.tasks, rp.model, rp.shared)
+        result = fit(model, data, rp.train, rec["seed"], dev)
+    finally:
+        torch.set_num_threads(threads)
+    rows = []
+    for k, t in enumerate(rec["tasks"]):
+        a, b = rec["test_metrics"][k][t["metric"]], result.test_metrics[k][t["metric"]]
+        rows.append({"task": t["name"], "metric": t["metric"], "recorded": a, "reproduced": b, "diff": abs(a - b)})
+    return {"record": rec, "rows": rows, "same_setup": rec["device"] == str(dev)}

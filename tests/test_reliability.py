@@ -1,0 +1,106 @@
+"""Kills, concurrent runs and damaged files never lose or duplicate records."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import mtlbench
+from mtlbench.records import RecordStore
+
+from conftest import TINY, cli_env
+
+BIG = "synthetic[p=0.5,n_train=40000,n_val=2000,n_test=2000]"  # epochs long enough to be cut mid-run
+
+
+def start(tmp_path, results: Path, *args) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "mtlbench.cli", "run", *args, "--results-dir", str(results)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(tmp_path), cwd=tmp_path)
+
+
+def comparable(results: Path) -> dict[str, tuple]:
+    """What must be identical between an interrupted-and-resumed run and an uninterrupted one."""
+    recs = RecordStore("quick", results).records()
+    return {r["key"]: (r["test_metrics"], [h["val"] for h in r["history"]], r["best_epochs"]) for r in recs}
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 240) -> None:
+    t0 = time.time()
+    while not predicate():
+        assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read()
+        assert time.time() - t0 < timeout, "timed out waiting for the run"
+        time.sleep(0.05)
+
+
+def test_damaged_record_is_ignored_with_a_warning_and_recomputed(tmp_path):
+    res = tmp_path / "r"
+    mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    (path,) = list((res / "quick" / "records").glob("*.json"))
+    good = json.loads(path.read_text())
+    path.write_text(path.read_text()[:50])  # a half-written file of an older crash
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert mtlbench.load_records("quick", res) == []
+    with pytest.warns(UserWarning, match="recomputed"):
+        s = mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    assert len(s.done) == 1
+    assert json.loads(path.read_text())["test_metrics"] == good["test_metrics"]
+
+
+@pytest.mark.slow
+def test_kill_after_first_record_then_resume(tmp_path):
+    args = ["single_task", "hard_sharing", "--suite", TINY, "--seeds", "2", "--device", "cpu"]
+    ref = tmp_path / "ref"
+    assert start(tmp_path, ref, *args).wait(timeout=300) == 0
+    cut = tmp_path / "cut"
+    proc = start(tmp_path, cut, *args)
+    records = cut / "quick" / "records"
+    wait_for(lambda: records.is_dir() and any(records.glob("*.json")), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")}
+    again = start(tmp_path, cut, *args)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert f"{len(first)} already done" in out
+    assert all((records / n).stat().st_mtime_ns == t for n, t in first.items())  # not recomputed
+    assert comparable(cut) == comparable(ref)  # every record exactly once, same metrics
+
+
+@pytest.mark.slow
+def test_kill_mid_epoch_resumes_from_the_checkpoint(tmp_path):
+    args = ["hard_sharing", "--suite", BIG, "--seeds", "1", "--device", "cpu"]
+    ref = tmp_path / "ref"
+    assert start(tmp_path, ref, *args).wait(timeout=300) == 0
+    cut = tmp_path / "cut"
+    proc = start(tmp_path, cut, *args)
+    ckpt = cut / "quick" / "ckpt"
+    wait_for(lambda: ckpt.is_dir() and any(ckpt.glob("*.pt")), proc)  # epoch 0 done, epoch 1 under way
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not any((cut / "quick" / "records").glob("*.json"))
+    again = start(tmp_path, cut, *args)
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert comparable(cut) == comparable(ref)
+    assert not any(ckpt.glob("*.pt"))  # the checkpoint is removed once the record exists
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_share_one_results_dir(tmp_path):
+    args = ["single_task", "hard_sharing", "--suite", TINY, "--suite", TINY.replace("p=0.5", "p=0"), "--seeds", "2", "--device", "cpu"]
+    res = tmp_path / "r"
+    a, b = start(tmp_path, res, *args), start(tmp_path, res, *args)
+    outs = [p.communicate(timeout=400) for p in (a, b)]
+    assert a.returncode == 0 and b.returncode == 0, outs
+    trained = sum(int(o.split(" trained")[0].split()[-1]) for o, _ in outs)
+    assert trained == 8  # the two processes split the work, nothing trained twice
+    recs = RecordStore("quick", res).records()
+    assert len(recs) == 8 and len({r["key"] for r in recs}) == 8
+    assert not list((res / "quick" / "records").glob(".*.tmp"))

@@ -270,11 +270,11 @@ def reproduce_cmd(
 
 # ------------------------------------------------------------------------ report
 def _print_report(files) -> None:
-    console.print(Text(f"leaderboard: {files.markdown}"))
+    console.print(Text(f"leaderboard: {files.markdown}"), soft_wrap=True)
     if files.html is not None:
-        console.print(Text(f"interactive charts: {files.html}" + (f" (+ {len(files.images)} PNG)" if files.images else "")))
+        console.print(Text(f"interactive charts: {files.html}" + (f" (+ {len(files.images)} PNG)" if files.images else "")), soft_wrap=True)
     if files.notice:
-        err_console.print(Text(files.notice))
+        err_console.print(Text(files.notice), soft_wrap=True)
 
 
 def _report_after_run(profile: str, results_dir: Optional[Path]) -> None:
@@ -284,9 +284,10 @@ def _report_after_run(profile: str, results_dir: Optional[Path]) -> None:
     try:
         _print_report(generate(profile, results_dir))
     except MtlbenchError as err:
-        err_console.print(Text(f"report not written: {err}"))
+        err_console.print(Text(f"report not written: {err}"), soft_wrap=True)
     except Exception as err:  # noqa: BLE001 - the records are safe; say what broke and how to retry
-        err_console.print(Text(f"report not written ({err.__class__.__name__}: {err}); retry with `mtlbench report --profile {profile}`."))
+        err_console.print(Text(f"report not written ({err.__class__.__name__}: {err}); retry with `mtlbench report --profile {profile}`."),
+                          soft_wrap=True)
 
 
 AnyProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="quick | standard (default: every profile that has records)")]
@@ -327,7 +328,7 @@ def leaderboard_cmd(
     failed = False
     for p in profiles:
         ok, message = check_file(p, results_dir)
-        (console if ok else err_console).print(Text(message))
+        (console if ok else err_console).print(Text(message), soft_wrap=True)
         failed |= not ok
     if failed:
         raise typer.Exit(1)

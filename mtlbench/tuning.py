@@ -70,7 +70,7 @@ DEFAULT_TRIALS = {"quick": 4, "standard": 40}
 #: Training seed of every trial: two trials differ only by their hyper-parameters.
 TUNING_SEED = 0
 #: The parameter budget of a suite = this × the dense parameters of the K default single-task networks.
-BUDGET_FACTOR = 2
+BUDGET_FACTOR = 4
 BUDGET_RULE = (f"{BUDGET_FACTOR} x the dense parameters (all but embedding tables, which the suite fixes) "
                "of single_task's default config on this suite, i.e. of K separate default networks")
 #: RDBStorage heartbeat: a RUNNING trial without a heartbeat for the grace period is marked FAIL.
@@ -239,8 +239,9 @@ def open_storage(url: str | None, profile: str, slug: str, results_dir: str | Pa
 
     try:
         return _retry(make, "create the storage schema")
-    except ModuleNotFoundError as err:
-        raise MtlbenchError(f"--storage {_redact(url)} needs the database driver {err.name!r}; install it (for PostgreSQL: pip install psycopg2-binary).") from None
+    except ImportError as err:  # optuna wraps the driver's ModuleNotFoundError
+        driver = getattr(err.__cause__, "name", None) or getattr(err, "name", None) or "for this URL"
+        raise MtlbenchError(f"--storage {_redact(url)} needs the database driver {driver}; install it (for PostgreSQL: pip install psycopg2-binary).") from None
     except (sa_exc.SQLAlchemyError, ValueError) as err:
         first = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
         raise MtlbenchError(f"cannot open --storage {_redact(url)}: {first}; check the URL, that the server runs and that the database exists.") from None

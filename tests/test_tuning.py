@@ -1,0 +1,325 @@
+"""`mtlbench tune` (issue 6): search spaces, equal budget, resume, pruning, validation-only objective,
+tuned params picked up by `run`, one-line errors. Tiny suite, quick profile, tmp results dir."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+import torch
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+import mtlbench
+from mtlbench import tuning as T
+from mtlbench.cli import main
+from mtlbench.model import SharedConfig, build_model, get_model_class, make_config
+from mtlbench.profiles import get_profile
+
+from conftest import TINY, cli_env
+
+QUICK = get_profile("quick")
+MODELS = mtlbench.list_models()
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def journal_study(results, model, suite=TINY, multi=False):
+    path = T.studies_dir("quick", results) / f"{T.study_slug(model, suite, multi)}.journal"
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    return optuna.load_study(study_name=T.study_name(model, suite, "quick", multi), storage=storage)
+
+
+def summary_file(results, model, suite=TINY, multi=False):
+    return T.studies_dir("quick", results) / f"{T.study_slug(model, suite, multi)}.json"
+
+
+def cli(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["mtlbench", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def hard_sharing_params(lr, batch_size, **kw):
+    """A complete parameter set (core + hard_sharing) to enqueue a deterministic trial."""
+    return {"lr": lr, "batch_size": batch_size, "weight_decay": 1e-6, "dropout": 0.0, "loss_weight_2": 1.0,
+            "loss_decay_1": 1.0, "loss_decay_2": 1.0, "bottom_layers": 2, "bottom_width": 128, "tower_width": 32, **kw}
+
+
+# ------------------------------------------------------------------ search spaces and budget
+@pytest.mark.parametrize("name", MODELS)
+def test_search_space_is_valid_for_every_model(name, tiny_suite):
+    x_num, x_cat = tiny_suite.val.x_num[:8], tiny_suite.val.x_cat[:8]
+    for seed in range(3):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        trial = study.ask()
+        rp = T.sample_params(trial, name, tiny_suite, QUICK)
+        assert isinstance(rp.model, get_model_class(name).Config)
+        assert {"lr", "batch_size", "weight_decay", "dropout", "loss_weight_2", "loss_decay_1", "loss_decay_2"} <= set(trial.params)
+        assert rp.train.loss_weights[0] == 1.0 and len(rp.train.loss_weights) == tiny_suite.n_tasks
+        assert all(0.9 <= g <= 1.1 for g in rp.train.loss_decays)
+        assert (rp.train.max_epochs, rp.train.patience) == (QUICK.max_epochs, QUICK.patience)
+        assert rp.shared.emb_dim == tiny_suite.emb_dim and rp.shared.dropout == trial.params["dropout"]
+        # define-by-run: the sampled values alone reproduce the same RunParams (what `run` relies on)
+        assert T.sample_params(optuna.trial.FixedTrial(trial.params), name, tiny_suite, QUICK) == rp
+        torch.manual_seed(0)
+        net = build_model(name, tiny_suite.inputs, tiny_suite.tasks, rp.model, rp.shared).eval()
+        with torch.no_grad():
+            out = net(x_num, x_cat)  # [8, K]
+        assert out.shape == (8, tiny_suite.n_tasks) and torch.isfinite(out).all()
+
+
+def test_every_default_model_fits_the_parameter_budget(tiny_suite):
+    budget = T.param_budget(tiny_suite)
+    for name in MODELS:
+        net = build_model(name, tiny_suite.inputs, tiny_suite.tasks, make_config(name), SharedConfig(emb_dim=tiny_suite.emb_dim))
+        assert T.dense_params(net) <= budget, name
+
+
+def test_a_parameter_name_belongs_to_one_space_only(tiny_suite, monkeypatch):
+    cls = get_model_class("hard_sharing")
+
+    def clashing(klass, trial, n_tasks):
+        trial.suggest_float("lr", 1e-3, 1e-1, log=True)  # a core name
+        return klass.Config()
+
+    monkeypatch.setattr(cls, "search_space", classmethod(clashing))
+    trial = optuna.create_study().ask()
+    with pytest.raises(mtlbench.MtlbenchError, match="'lr' is declared by both the core space and the model 'hard_sharing'"):
+        T.sample_params(trial, "hard_sharing", tiny_suite, QUICK)
+
+
+# ------------------------------------------------------------------ studies
+def test_tiny_study_runs_end_to_end_and_resumes(tmp_path):
+    res = tmp_path / "results"
+    events = []
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0, progress=events.append)
+    assert s["n_counted"] == 2 and [e.counted for e in events] == [1, 2]
+    study = journal_study(res, "hard_sharing")
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    for t in trials:
+        assert [set(m) for m in t.user_attrs["val_metrics"]] == [{"mse"}, {"mse"}]  # raw per-task metrics
+        assert t.value == pytest.approx(mtlbench.metrics.score(mtlbench.load_suite(TINY, QUICK).tasks, t.user_attrs["val_metrics"]))
+        assert len(t.user_attrs["task_scores"]) == 2
+    attrs = study.user_attrs
+    assert (attrs["n_trials"], attrs["max_epochs"], attrs["patience"]) == (2, QUICK.max_epochs, QUICK.patience)
+    assert attrs["param_budget"] == T.param_budget(mtlbench.load_suite(TINY, QUICK)) and attrs["param_budget_rule"]
+    summary = json.loads(summary_file(res, "hard_sharing").read_text())  # strict JSON, committable
+    assert summary["best"]["number"] == study.best_trial.number and summary["budget"]["n_trials"] == 2
+    assert len(summary["trials"]) == 2
+
+    started = [t.datetime_start for t in trials]
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res, sampler_seed=1)
+    trials = journal_study(res, "hard_sharing").get_trials()
+    assert [t.number for t in trials] == [0, 1, 2] and [t.datetime_start for t in trials[:2]] == started  # continued
+    assert s["n_counted"] == 3 and s["budget"]["n_trials"] == 3
+    T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res)  # complete: nothing more runs
+    assert len(journal_study(res, "hard_sharing").get_trials()) == 3
+
+
+def test_trial_of_a_killed_worker_is_failed_and_the_count_adds_up(tmp_path):
+    res = tmp_path / "results"
+    data = mtlbench.load_suite(TINY, QUICK)
+    study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = study.ask()  # RUNNING forever: its worker was killed
+    orphan.set_user_attr("worker", {"host": T.socket.gethostname(), "pid": int(dead.stdout), "start": "0"})
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0)
+    trials = journal_study(res, "hard_sharing").get_trials()
+    assert trials[0].state == TrialState.FAIL and "died" in trials[0].user_attrs["fail_reason"]
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2 and s["n_counted"] == 2
+
+
+def test_trials_started_by_a_live_worker_count_towards_the_budget(tmp_path):
+    res = tmp_path / "results"
+    data = mtlbench.load_suite(TINY, QUICK)
+    study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
+    running = study.ask()  # another worker (alive: this process) is training trial 0
+    running.set_user_attr("worker", T._worker())
+    study.enqueue_trial(hard_sharing_params(0.01, 256))  # would be trial 1 if it started
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res)
+    trials = journal_study(res, "hard_sharing").get_trials()
+    assert trials[1].state == TrialState.FAIL and trials[1].user_attrs["rejected"].startswith("surplus")
+    assert "val_metrics" not in trials[1].user_attrs and s["n_counted"] == 0  # nothing trained beyond the budget
+
+
+def test_pruning_stops_a_deliberately_bad_trial(tmp_path):
+    res = tmp_path / "results"
+    path = T.studies_dir("quick", res) / f"{T.study_slug('hard_sharing', TINY)}.journal"
+    path.parent.mkdir(parents=True)
+    study = optuna.create_study(study_name=T.study_name("hard_sharing", TINY, "quick"), direction="maximize",
+                                storage=optuna.storages.JournalStorage(JournalFileBackend(str(path))))
+    study.enqueue_trial(hard_sharing_params(0.03, 256))
+    study.enqueue_trial(hard_sharing_params(0.02, 256))
+    study.enqueue_trial(hard_sharing_params(1e-4, 2048))  # barely moves from its initialisation in epoch 0
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res, pruner="median")
+    good1, good2, bad = journal_study(res, "hard_sharing").get_trials()
+    assert good1.state == good2.state == TrialState.COMPLETE and len(good1.intermediate_values) == QUICK.max_epochs
+    assert bad.state == TrialState.PRUNED and list(bad.intermediate_values) == [0]  # stopped after epoch 0 of 3
+    assert bad.user_attrs["fail_reason"].startswith("pruned after epoch 0") and s["n_counted"] == 3
+
+
+def test_over_budget_trial_is_pruned_before_training_and_not_counted(tmp_path, monkeypatch):
+    res = tmp_path / "results"
+    monkeypatch.setattr(T, "param_budget", lambda data: 40_000)
+    data = mtlbench.load_suite(TINY, QUICK)
+    study = T.open_study("hard_sharing", data, QUICK, 1, 40_000, None, results_dir=res)
+    study.enqueue_trial(hard_sharing_params(0.01, 256, bottom_layers=3, bottom_width=512))  # ~220k dense params
+    study.enqueue_trial(hard_sharing_params(0.01, 256, bottom_layers=1, bottom_width=64))
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res)
+    big, small = journal_study(res, "hard_sharing").get_trials()
+    assert big.state == TrialState.PRUNED and not big.intermediate_values
+    assert big.user_attrs["rejected"].startswith("over the parameter budget") and big.user_attrs["dense_params"] > 40_000
+    assert small.state == TrialState.COMPLETE and s["n_counted"] == 1 and s["budget"]["param_budget"] == 40_000
+    monkeypatch.setattr(T, "param_budget", lambda data: 50_000)  # the budget is part of the study: no silent mixing
+    with pytest.raises(mtlbench.MtlbenchError, match="param_budget"):
+        T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res)
+
+
+class _Poison:
+    def __getattr__(self, name):
+        raise AssertionError("the test split was touched during tuning")
+
+
+def test_objective_never_touches_the_test_split(tmp_path, monkeypatch):
+    real = T.load_suite
+
+    def poisoned(instance, profile):
+        data = real(instance, profile)
+        data.test = _Poison()
+        return data
+
+    monkeypatch.setattr(T, "load_suite", poisoned)
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=tmp_path / "results", sampler_seed=0)
+    assert s["n_counted"] == 1 and math.isfinite(s["best"]["value"])
+    assert not (tmp_path / "results" / "quick" / "records").exists()  # trial metrics live in the study only
+
+
+def test_single_task_each_task_takes_its_own_best_trial(tmp_path):
+    res = tmp_path / "results"
+    [s] = T.tune(["single_task"], [TINY], n_trials=3, results_dir=res, sampler_seed=3)
+    trials = journal_study(res, "single_task").get_trials()
+    assert all(t.state == TrialState.COMPLETE for t in trials)  # never pruned on the mean score
+    for k, best in enumerate(s["per_task_best"]):
+        own = max(trials, key=lambda t: (t.user_attrs["task_scores"][k], -t.number))
+        assert (best["task"], best["number"], best["score"]) == (f"y{k + 1}", own.number, own.user_attrs["task_scores"][k])
+    assert s["run_trial"] == s["best"]["number"]
+
+
+def test_multi_objective_mode_reports_a_pareto_front(tmp_path, monkeypatch, capsys):
+    res = tmp_path / "results"
+    code, out, err = cli(monkeypatch, capsys, "tune", "hard_sharing", "--suite", TINY, "--trials", "2",
+                         "--multi-objective", "--results-dir", str(res), "--sampler-seed", "0")
+    assert code == 0, err
+    s = json.loads(summary_file(res, "hard_sharing", multi=True).read_text())
+    assert s["directions"] == ["maximize", "maximize"] and s["best"] is None
+    trials = {t["number"]: t for t in s["trials"]}
+    assert s["pareto_front"] and all(p["values"] == trials[p["number"]]["user_attrs"]["task_scores"] for p in s["pareto_front"])
+    assert "Pareto front of" in out
+    rp = T.StudyParams(None, res)("hard_sharing", mtlbench.load_suite(TINY, QUICK), QUICK)
+    assert rp.source == "default"  # `run` never reads a multi-objective study on its own
+
+
+# ------------------------------------------------------------------ run uses tuned params
+def test_run_after_tune_uses_the_best_params(tmp_path, monkeypatch, capsys):
+    res = tmp_path / "results"
+    code, out, err = cli(monkeypatch, capsys, "tune", "hard_sharing", "--suite", TINY, "--trials", "2",
+                         "--results-dir", str(res), "--sampler-seed", "0")
+    assert code == 0, err
+    assert "Best trials" in out and "hard_sharing" in out
+    s = json.loads(summary_file(res, "hard_sharing").read_text())
+    best = s["best"]
+    mtlbench.run(["hard_sharing", "single_task"], [TINY], seeds=1, profile="quick", results_dir=res)
+    recs = {r["model"]: r for r in mtlbench.load_records("quick", res)}
+    assert recs["hard_sharing"]["params_source"] == f"study:{s['study']}#{best['number']}"
+    assert recs["hard_sharing"]["params"] == json.loads(json.dumps(best["run_params"]))
+    assert recs["hard_sharing"]["params"]["train"]["max_epochs"] == QUICK.max_epochs
+    assert recs["single_task"]["params_source"] == "default"  # no study: defaults
+
+    code, _, err = cli(monkeypatch, capsys, "run", "hard_sharing", "--suite", TINY, "--seeds", "1",
+                       "--results-dir", str(res), "--params-from", "default")
+    assert code == 0, err
+    code, _, err = cli(monkeypatch, capsys, "run", "hard_sharing", "--suite", TINY, "--seeds", "1", "--results-dir",
+                       str(tmp_path / "other"), "--params-from", str(summary_file(res, "hard_sharing")))
+    assert code == 0, err
+    sources = sorted(r["params_source"] for r in mtlbench.load_records("quick", res) if r["model"] == "hard_sharing")
+    assert sources == ["default", f"study:{s['study']}#{best['number']}"]
+    [other] = mtlbench.load_records("quick", tmp_path / "other")
+    assert other["params_source"] == f"study:{s['study']}#{best['number']}"
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("args, needle", [
+    (["tune", "hard_sharing", "--storage", "foo://bar"], "is not a storage URL"),
+    (["tune", "hard_sharing", "--storage", "postgresql://me:s3cret@127.0.0.1:1/nodb"], "--storage"),
+    (["tune", "no_such_model"], "unknown model 'no_such_model'"),
+    (["tune", "hard_sharing", "--trials", "0"], "--trials 0 is out of range"),
+    (["tune", "hard_sharing", "--pruner", "sometimes"], "unknown pruner"),
+    (["tune"], "name the models to tune"),
+    (["run", "hard_sharing", "--params-from", "nowhere"], "--params-from 'nowhere'"),
+])
+def test_bad_input_is_a_one_line_error(args, needle, tmp_path, monkeypatch, capsys):
+    res = tmp_path / "results"
+    code, out, err = cli(monkeypatch, capsys, *args, "--suite", TINY, "--results-dir", str(res))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
+    assert "s3cret" not in err and "Traceback" not in err
+    assert not (res / "quick" / "studies").exists() or not any((res / "quick" / "studies").iterdir())
+
+
+# ------------------------------------------------------------------ concurrency (processes)
+@pytest.mark.slow
+def test_two_local_workers_share_one_journal_study(tmp_path):
+    res = tmp_path / "results"
+    cmd = [sys.executable, "-m", "mtlbench.cli", "tune", "hard_sharing", "--suite", TINY, "--trials", "6",
+           "--results-dir", str(res)]
+    procs = [subprocess.Popen([*cmd, "--sampler-seed", str(i)], env=cli_env(tmp_path), cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    trials = journal_study(res, "hard_sharing").get_trials()
+    counted = [t for t in trials if T._counted(t)]
+    assert len(counted) == 6 and len({t.number for t in trials}) == len(trials)
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) or t.user_attrs.get("rejected") for t in trials)
+
+
+@pytest.mark.slow
+def test_a_killed_tune_resumes(tmp_path):
+    res = tmp_path / "results"
+    suite = "synthetic[p=0.5,n_train=20000,n_val=2000,n_test=500]"
+    cmd = [sys.executable, "-m", "mtlbench.cli", "tune", "hard_sharing", "--suite", suite, "--trials", "3",
+           "--results-dir", str(res), "--pruner", "none"]
+    proc = subprocess.Popen(cmd, env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = T.studies_dir("quick", res) / f"{T.study_slug('hard_sharing', suite)}.journal"
+    deadline = time.time() + 300
+
+    def training() -> bool:
+        try:
+            return any(t.state == TrialState.RUNNING and "params" in t.user_attrs
+                       for t in journal_study(res, "hard_sharing", suite).get_trials())
+        except KeyError:  # the journal exists, the study not yet
+            return False
+
+    while time.time() < deadline and not (journal.exists() and training()):  # kill it in the middle of a trial
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    subprocess.run(cmd, env=cli_env(tmp_path), cwd=tmp_path, check=True, capture_output=True, timeout=600)
+    trials = journal_study(res, "hard_sharing", suite).get_trials()
+    assert sum(T._counted(t) for t in trials) == 3
+    assert any(t.state == TrialState.FAIL and "died" in t.user_attrs.get("fail_reason", "") for t in trials)
+    assert not any(t.state == TrialState.RUNNING for t in trials)
+
+
+def test_tuning_never_imports_optuna_into_the_training_loop():
+    src = (os.path.dirname(mtlbench.__file__) + "/train.py")
+    assert "optuna" not in open(src).read()

@@ -470,6 +470,8 @@ def utilisation_dir(profile: str, results_dir: str | Path | None = None) -> Path
 
 
 def load_utilisation(profile: str, results_dir: str | Path | None = None) -> list[Utilisation]:
+    from .utilisation import ordered
+
     d = utilisation_dir(profile, results_dir)
     out: list[Utilisation] = []
     if not d.is_dir():
@@ -477,7 +479,7 @@ def load_utilisation(profile: str, results_dir: str | Path | None = None) -> lis
     for p in sorted(d.glob("*.json")):
         try:
             u = json.loads(p.read_text())
-            out.append(Utilisation(u["suite"], u["model"], int(u.get("seed", 0)), u.get("config", {}), u["banks"], p.name))
+            out.append(Utilisation(u["suite"], u["model"], int(u.get("seed", 0)), u.get("config", {}), ordered(u["banks"]), p.name))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
             warnings.warn(f"ignoring unreadable utilisation export {p}", stacklevel=2)
     return sorted(out, key=lambda u: (suite_key(u.suite), model_key(u.model)))

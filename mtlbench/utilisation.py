@@ -104,7 +104,12 @@ def gate_statistics(model: MTLModel, data: SuiteData, device: torch.device, batc
         else:
             info.update(mean=[[_r(v) for v in row] for row in mean], std=[[_r(v) for v in row] for row in std])
         banks[name] = info
-    return dict(sorted(banks.items(), key=lambda kv: (kv[1]["level"], "shared" in kv[0], kv[0])))
+    return ordered(banks)
+
+
+def ordered(banks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Gate banks in reading order: by level, task gates before the shared gate (JSON keys are sorted)."""
+    return dict(sorted(banks.items(), key=lambda kv: (kv[1].get("level", 1), "shared" in kv[0], kv[0])))
 
 
 def _r(v: float) -> float:

@@ -1,0 +1,381 @@
+"""Seesaw reports and the leaderboard: gains, significance, flags, determinism, --check, charts."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import cli_env
+from mtlbench import report as R
+from mtlbench.cli import app
+from mtlbench.records import RecordStore, RunRecord
+
+AUC = {"name": "ctr", "kind": "binary", "metric": "auc", "higher_is_better": True}
+MSE = {"name": "watch", "kind": "regression", "metric": "mse", "higher_is_better": False}
+NOISE = [0.0, 0.0004, -0.0004, 0.0008, -0.0008]  # seed-to-seed spread
+
+
+def record(suite: str, model: str, seed: int, values: list[float], tasks=(AUC, MSE), *, family: str | None = None,
+           source: str = "default", ts: str = "2026-01-01T00:00:00Z", version: str = "1", checksum: str = "c0ffee",
+           se: float = 0.002, commit: str = "abc123def456", params: dict | None = None) -> RunRecord:
+    family = family or suite.split("[")[0]
+    return RunRecord(
+        suite=suite, suite_family=family, suite_version=version, suite_params={}, data_checksum=checksum,
+        profile="quick", model=model, params=params or {"model": {}, "shared": {}, "train": {"max_epochs": 3, "patience": 3}},
+        params_source=source, seed=seed, tasks=list(tasks),
+        val_metrics=[{t["metric"]: v} for t, v in zip(tasks, values)],
+        test_metrics=[{t["metric"]: v} for t, v in zip(tasks, values)], test_se=[se] * len(tasks),
+        val_score=1.0, history=[], best_epochs=[0], epochs_run=3, n_params=1234 if model != "single_task" else 2000,
+        flops_per_sample=5678.0, train_seconds=1.5, samples_per_second=100.0, device="cpu", threads=1,
+        versions={"mtlbench": "0.1.0", "torch": "2.13.0"}, commit=commit, timestamp=ts,
+    )
+
+
+def write(root: Path, recs: list[RunRecord], profile: str = "quick") -> None:
+    store = RecordStore(profile, root)
+    for r in recs:
+        r.profile = profile
+        store.write(r)
+
+
+def seeds(suite: str, model: str, base: list[float], n: int = 5, **kw) -> list[RunRecord]:
+    return [record(suite, model, s, [b + NOISE[s % 5] * (1 if k == 0 else 0.5) for k, b in enumerate(base)], **kw)
+            for s in range(n)]
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    return tmp_path / "proj" / "results"
+
+
+def section(md: str, suite: str) -> str:
+    """The markdown of one suite (its heading up to the next heading of that level or above)."""
+    part = md.split(f"### `{suite}`", 1)[1]
+    return part.split("\n## ", 1)[0].split("\n### ", 1)[0]
+
+
+def suite_of(rep: R.Report, name: str) -> R.SuiteResult:
+    return next(s for s in rep.suites if s.suite == name)
+
+
+def model_of(s: R.SuiteResult, name: str) -> R.ModelResult:
+    return next(m for m in s.models if m.model == name)
+
+
+# ------------------------------------------------------------------ pure statistics
+def test_gain_sign_follows_metric_direction():
+    assert R.gain(0.95, 0.94, higher_is_better=True) == pytest.approx(0.01)  # AUC: M − S
+    assert R.gain(0.93, 0.94, higher_is_better=True) == pytest.approx(-0.01)
+    assert R.gain(1.0, 1.2, higher_is_better=False) == pytest.approx(0.2)  # MSE: S − M (lower M is better)
+    assert R.gain(1.3, 1.2, higher_is_better=False) == pytest.approx(-0.1)
+    assert R.relative_gain(0.2, 1.25) == pytest.approx(16.0)
+    assert R.relative_gain(-0.01, 0.5) == pytest.approx(-2.0)
+
+
+def test_holm_and_welch():
+    assert R.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert R.holm([None, 0.02]) == [None, 0.02]
+    assert R.welch_p([0.9], [0.8, 0.81]) is None  # one seed: no test
+    assert R.welch_p([0.9, 0.9], [0.8, 0.8]) is None  # no spread, different means: undefined
+    assert R.welch_p([0.9, 0.9], [0.9, 0.9]) == 1.0  # identical runs: a tie
+    from scipy import stats
+
+    a, b = [0.90, 0.91, 0.905], [0.88, 0.885, 0.879]
+    assert R.welch_p(a, b) == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def test_flags_truth_table():
+    B, W, N, X = R.BETTER, R.WORSE, R.NS, R.NA
+    assert (R.seesaw_flag([B, W]), R.beats_flag([B, W])) == ("yes", "no")
+    assert (R.seesaw_flag([B, N]), R.beats_flag([B, N])) == ("no", "yes")
+    assert (R.seesaw_flag([N, N]), R.beats_flag([N, N])) == ("no", "no")  # ties / no evidence
+    assert (R.seesaw_flag([W, W]), R.beats_flag([W, W])) == ("no", "no")
+    assert (R.seesaw_flag([B, X]), R.beats_flag([B, X])) == ("n/a", "n/a")  # one task untestable: open
+    assert R.beats_flag([W, X]) == "no"  # already worse somewhere: decided
+    assert R.seesaw_flag([B, W, X]) == "yes"
+    assert R.verdict(0.01, 0.001) == B and R.verdict(-0.01, 0.001) == W and R.verdict(0.01, 0.2) == N
+    assert R.verdict(0.0, 0.0) == N and R.verdict(0.01, None) == X
+
+
+# ------------------------------------------------------------------ reports on constructed records
+def test_gains_and_flags_on_constructed_records(root):
+    suite = "toy[a=1]"
+    recs = seeds(suite, "single_task", [0.900, 1.000])
+    recs += seeds(suite, "mmoe", [0.920, 1.100])  # AUC up, MSE up (worse): the seesaw
+    recs += seeds(suite, "ple", [0.915, 0.950])  # better on both
+    recs += seeds(suite, "cgc", [0.910, 1.000])  # better on AUC, exact tie on MSE
+    recs += [record(suite, "hard_sharing", s, [r.test_metrics[0]["auc"], r.test_metrics[1]["mse"]])
+             for s, r in enumerate(recs[:5])]  # identical to single-task: ties everywhere
+    write(root, recs)
+    rep = R.build_report("quick", root)
+    s = suite_of(rep, suite)
+    mmoe, ple, cgc, hs = (model_of(s, m) for m in ("mmoe", "ple", "cgc", "hard_sharing"))
+    # AUC (higher is better): gain = M − S; MSE (lower is better): gain = S − M
+    assert mmoe.comparisons[0].gain == pytest.approx(0.02) and mmoe.comparisons[1].gain == pytest.approx(-0.1)
+    assert ple.comparisons[1].gain == pytest.approx(0.05) and ple.comparisons[1].rel_gain == pytest.approx(5.0)
+    assert mmoe.verdicts == [R.BETTER, R.WORSE] and (mmoe.seesaw, mmoe.beats) == ("yes", "no")
+    assert ple.verdicts == [R.BETTER, R.BETTER] and (ple.seesaw, ple.beats) == ("no", "yes")
+    assert cgc.verdicts == [R.BETTER, R.NS] and (cgc.seesaw, cgc.beats) == ("no", "yes")
+    assert hs.verdicts == [R.NS, R.NS] and (hs.seesaw, hs.beats) == ("no", "no")
+    # test-set uncertainty of a gain: sqrt(se_M² + se_S²)
+    assert mmoe.comparisons[0].se_test == pytest.approx(math.sqrt(2) * 0.002)
+    # Holm: the adjusted p is at least the raw p, and the smallest is multiplied by the number of tests (8)
+    comps = [c for m in s.models for c in m.comparisons]
+    assert all(c.p_holm >= c.p for c in comps)
+    smallest = min(comps, key=lambda c: c.p)
+    assert smallest.p_holm == pytest.approx(min(1.0, 8 * smallest.p))
+    md = section(R.render_markdown(rep), suite)
+    assert "| `mmoe`" in md and "▲" in md and "▼" in md and "(reference)" in md
+    assert "+0.0200 (+2.22%)" in md  # mmoe AUC gain and relative gain
+    assert "-0.100 (-10.00%)" in md  # mmoe MSE: worse -> negative gain (4 significant digits)
+
+
+def test_single_seed_gives_na_never_fake_significance(root):
+    suite = "toy[a=1]"
+    write(root, seeds(suite, "single_task", [0.90, 1.0], n=1) + seeds(suite, "mmoe", [0.95, 0.5], n=1))
+    rep = R.build_report("quick", root)
+    m = model_of(suite_of(rep, suite), "mmoe")
+    assert m.verdicts == [R.NA, R.NA] and (m.seesaw, m.beats) == ("n/a", "n/a")
+    assert m.comparisons[0].gain > 0  # the gain is still shown
+    md = section(R.render_markdown(rep), suite)
+    assert "▲" not in md and "▼" not in md and "n.s." not in md and "n/a" in md
+
+
+def test_missing_single_task_gives_notice_not_gains(root):
+    write(root, seeds("toy[a=1]", "mmoe", [0.9, 1.0]) + seeds("toy[a=1]", "ple", [0.91, 1.0]))
+    rep = R.build_report("quick", root)
+    s = suite_of(rep, "toy[a=1]")
+    assert s.reference is None and all(not m.comparisons for m in s.models)
+    md = section(R.render_markdown(rep), "toy[a=1]")
+    assert "No `single_task` results for this suite" in md
+    assert "gain (rel.)" not in md and "▲" not in md
+    assert "mtlbench run single_task --suite 'toy[a=1]'" in md
+
+
+def test_stale_data_and_parameter_sets_are_not_mixed(root):
+    suite = "toy[a=1]"
+    recs = seeds(suite, "single_task", [0.9, 1.0], ts="2026-01-02T00:00:00Z")
+    recs += seeds(suite, "mmoe", [0.5, 9.0], version="0", checksum="old", ts="2026-01-01T00:00:00Z")  # older data
+    recs += seeds(suite, "mmoe", [0.92, 1.0], ts="2026-01-02T00:00:00Z")
+    recs += seeds(suite, "mmoe", [0.80, 1.5], ts="2026-01-03T00:00:00Z", params={"model": {"n_experts": 2}, "shared": {}, "train": {}})
+    recs += seeds(suite, "mmoe", [0.93, 0.9], ts="2026-01-01T00:00:00Z", source="study:mmoe@toy@quick#7",
+                  params={"model": {"n_experts": 4}, "shared": {}, "train": {}})
+    write(root, recs)
+    rep = R.build_report("quick", root)
+    m = model_of(suite_of(rep, suite), "mmoe")
+    assert m.params_source == "study:mmoe@toy@quick#7"  # tuned beats default, even when older
+    assert m.tasks[0].mean == pytest.approx(0.93)
+    assert any("older data" in n for n in rep.notices) and any("other hyper-parameters" in n for n in rep.notices)
+    # the default-params comparison uses the newest default set
+    d = model_of(next(s for s in rep.default_suites if s.suite == suite), "mmoe")
+    assert d.params_source == "default" and d.tasks[0].mean == pytest.approx(0.80)
+    md = R.render_markdown(rep)
+    assert "Overall ranking with default hyper-parameters" in md and "--params-from default" in md
+
+
+def test_ranking_counts_a_sweep_as_one_family(root):
+    recs = []
+    for p, good in ((0, True), (0.5, True), (1, False)):
+        suite = f"synthetic[p={p}]"
+        recs += seeds(suite, "single_task", [1.0, 1.0], tasks=(MSE, {**MSE, "name": "y2"}))
+        recs += seeds(suite, "mmoe", [0.9, 0.9] if good else [1.1, 1.1], tasks=(MSE, {**MSE, "name": "y2"}))
+    recs += seeds("toy[a=1]", "single_task", [0.9, 1.0]) + seeds("toy[a=1]", "mmoe", [0.8, 1.2])
+    write(root, recs)
+    rep = R.build_report("quick", root)
+    rows, families = R.ranking(rep.suites)
+    assert families == ["synthetic", "toy[a=1]"]
+    mmoe = next(r for r in rows if r["model"] == "mmoe")
+    assert mmoe["per_family"]["synthetic"] == pytest.approx((1 + 1 + 2) / 3)
+    assert mmoe["per_family"]["toy[a=1]"] == 2.0
+    assert mmoe["mean_rank"] == pytest.approx(((4 / 3) + 2) / 2)
+    md = R.render_markdown(rep)
+    assert "synthetic (sweep, 3 pts)" in md
+    assert "1/2 (synthetic: 2/3 points)" in md  # beats single-task on the sweep (2 of 3 points), not on toy
+    assert "## Correlation sweep" in md and "sweep_synthetic.png" in md
+
+
+def test_paper_references_beside_census_results(root):
+    tasks = ({"name": "income", "kind": "binary", "metric": "auc", "higher_is_better": True},
+             {"name": "never_married", "kind": "binary", "metric": "auc", "higher_is_better": True})
+    suite = "census_income[group=1]"
+    write(root, seeds(suite, "single_task", [0.94, 0.99], tasks=tasks) + seeds(suite, "ple", [0.95, 0.993], tasks=tasks))
+    md = R.render_markdown(R.build_report("quick", root))
+    assert "## Compared with the papers" in md
+    assert "0.9398" in md and "0.9410" in md and "0.9445" in md and "0.9522" in md and "0.9923" in md and "0.9945" in md
+    assert "KDD 2018" in md and "RecSys 2020" in md and "best result over many runs" in md
+
+
+def test_study_exports_fill_trials_and_tuning_section(root):
+    suite = "toy[a=1]"
+    src = "study:mmoe@toy[a=1]@quick#2"
+    write(root, seeds(suite, "single_task", [0.9, 1.0]) + seeds(suite, "mmoe", [0.92, 1.0], source=src))
+    trials = [{"number": i, "state": st, "counted": True, "value": v, "params": {"lr": 10 ** -i, "width": [16, 32][i % 2]}}
+              for i, (st, v) in enumerate([("COMPLETE", 1.0), ("PRUNED", None), ("COMPLETE", 1.4), ("COMPLETE", 1.2)])]
+    study = {"study": "mmoe@toy[a=1]@quick", "model": "mmoe", "suite": suite, "directions": ["maximize"],
+             "multi_objective": False, "budget": {"n_trials": 4, "max_epochs": 3}, "n_counted": 4, "trials": trials,
+             "exported_at": "2099-01-01T00:00:00Z"}
+    d = root / "quick" / "studies"
+    d.mkdir(parents=True)
+    (d / "mmoe@toy_a=1.json").write_text(json.dumps(study))
+    rep = R.build_report("quick", root)
+    assert model_of(suite_of(rep, suite), "mmoe").trials == "4 (1 pruned)"
+    md = R.render_markdown(rep)
+    assert "## Tuning" in md and "1.4000" in md and "tuning_toy_a_1.png" in md
+    assert "2099" not in md  # the export time is not a record field: never in the file
+    assert "mtlbench tune mmoe --suite 'toy[a=1]' --trials 4 --profile quick" in md
+
+
+# ------------------------------------------------------------------ files, determinism, --check
+def _populate(root: Path) -> None:
+    recs = []
+    for p in (0, 1):
+        suite = f"synthetic[p={p}]"
+        for m, base in (("single_task", [1.0, 1.0]), ("hard_sharing", [0.95, 1.02]), ("mmoe", [0.9, 0.97])):
+            recs += seeds(suite, m, base, n=3, tasks=(MSE, {**MSE, "name": "y2"}), ts=f"2026-01-0{p + 1}T10:00:00Z")
+    write(root, recs)
+
+
+def test_report_is_byte_identical_and_from_records_only(root, monkeypatch):
+    _populate(root)
+    first = R.generate("quick", root, charts=False).markdown.read_bytes()
+    monkeypatch.setattr("mtlbench.records.now", lambda: "2099-12-31T23:59:59Z")  # the clock is never read
+    second = R.generate("quick", root, charts=False).markdown.read_bytes()
+    assert first == second
+    text = first.decode()
+    assert "2026-01-02T10:00:00Z (newest record)" in text and "abc123def456" in text and "2099" not in text
+    assert "mtlbench run single_task hard_sharing mmoe --suite 'synthetic[p=0]' --suite 'synthetic[p=1]' --seeds 3" in text
+
+
+def test_check_passes_on_fresh_and_fails_on_edited(root):
+    _populate(root)
+    runner = CliRunner()
+    args = ["leaderboard", "--check", "--profile", "quick", "--results-dir", str(root)]
+    missing = runner.invoke(app, args)
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    path = R.generate("quick", root, charts=False).markdown
+    ok = runner.invoke(app, args)
+    assert ok.exit_code == 0, ok.output
+    path.write_text(path.read_text().replace("| `mmoe`", "| `mmoe (best!)`", 1))
+    bad = runner.invoke(app, args)
+    assert bad.exit_code == 1
+    assert "differs from what the records give" in bad.output and len(bad.output.strip().splitlines()) == 1
+    # a new record makes the committed file stale as well
+    R.generate("quick", root, charts=False)
+    write(root, [record("synthetic[p=0]", "ple", 0, [0.9, 0.9], tasks=(MSE, {**MSE, "name": "y2"}), ts="2026-02-01T00:00:00Z")])
+    assert runner.invoke(app, args).exit_code == 1
+
+
+def test_quick_profile_never_touches_top_level_leaderboard(root):
+    _populate(root)
+    quick = R.generate("quick", root, charts=False).markdown
+    assert quick == root / "quick" / "leaderboard.md"
+    assert not (root.parent / "leaderboard.md").exists()
+    write(root, [record("toy[a=1]", "single_task", 0, [0.9, 1.0])], profile="standard")
+    std = R.generate("standard", root, charts=False).markdown
+    assert std == root.parent / "leaderboard.md"
+    assert R.chart_link_prefix("standard", root) == "results/standard/charts"
+    assert R.chart_link_prefix("quick", root) == "charts"
+
+
+def test_no_records_is_a_one_line_error(root):
+    from mtlbench.errors import MtlbenchError
+
+    with pytest.raises(MtlbenchError, match="no result records"):
+        R.build_report("quick", root)
+
+
+def test_charts_html_always_png_when_browser(root):
+    from mtlbench import charts as C
+
+    _populate(root)
+    files = R.generate("quick", root)
+    html = files.html.read_text()
+    assert files.html.name == "report.html" and (files.html.parent / "plotly.min.js").stat().st_size > 1_000_000
+    assert "cdn.plot.ly" not in html and 'src="plotly.min.js"' in html  # offline: no CDN
+    md = files.markdown.read_text()
+    referenced = sorted(set(__import__("re").findall(r"\]\(charts/([^)]+\.png)\)", md)))
+    assert referenced, "the leaderboard embeds static charts"
+    for name in referenced:
+        assert f'id="{name[:-4]}"' in html  # every embedded chart also exists interactively
+    if C.find_browser():
+        assert files.notice is None, files.notice
+        assert sorted(p.name for p in files.images) == referenced
+        assert all((files.html.parent / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in referenced)
+    else:
+        assert files.images == [] and "no Chromium-family browser" in files.notice
+
+
+def test_no_browser_degrades_to_html_with_one_line_notice(root, monkeypatch):
+    _populate(root)
+    monkeypatch.setenv("BROWSER_PATH", str(root / "no-such-browser"))
+    files = R.generate("quick", root)
+    assert files.html.exists() and files.images == []
+    assert files.notice.startswith("static charts skipped") and "\n" not in files.notice
+
+
+def test_utilisation_exports_and_heatmaps(root, tiny_suite):
+    from mtlbench import utilisation as U
+    from mtlbench.model import list_models
+
+    models = [m for m in ("mmoe", "ple") if m in list_models()]
+    if not models:
+        pytest.skip("no gated model registered yet")
+    paths = U.run("quick", [tiny_suite.name], models, root, device="cpu", log=lambda m: None)
+    assert len(paths) == len(models)
+    for p in paths:
+        blob = json.loads(p.read_text())
+        assert blob["data_checksum"] == tiny_suite.checksum and blob["n_test"] == len(tiny_suite.test)
+        for bank in blob["banks"].values():
+            mean = U.as_float_matrix(bank["mean"])
+            assert mean.shape == (len(bank["rows"]), len(bank["cols"]))
+            for row in mean:  # each gate's weights are a distribution over the experts it mixes
+                assert sum(v for v in row if not math.isnan(v)) == pytest.approx(1.0, abs=1e-4)
+    if "ple" in models:
+        banks = U.ordered(json.loads(U.out_path("quick", tiny_suite.name, "ple", root).read_text())["banks"])
+        assert [b["title"] for b in banks.values()] == ["level 1: task gates", "level 1: shared gate", "level 2: task gates"]
+        assert banks["levels.0.task_gates"]["mean"][0][1] is None  # task 1's gate cannot mix task 2's expert
+    assert U.run("quick", [tiny_suite.name], models, root, device="cpu", log=lambda m: None) == []  # kept, not redone
+    write(root, seeds(tiny_suite.name, "single_task", [1.0, 1.0], n=2, tasks=(MSE, {**MSE, "name": "y2"})))
+    md = R.render_markdown(R.build_report("quick", root))
+    assert "## Expert utilisation" in md and f"util_{R.slug(tiny_suite.name)}__{models[0]}.png" in md
+
+
+# ------------------------------------------------------------------ end to end
+def test_run_writes_quick_leaderboard_and_check_passes(tmp_path):
+    env = cli_env(tmp_path)
+    suite = "synthetic[p=0.5,n_train=500,n_val=200,n_test=200]"
+    cmd = [sys.executable, "-m", "mtlbench.cli"]
+    res = subprocess.run([*cmd, "run", "single_task", "hard_sharing", "--suite", suite, "--profile", "quick",
+                          "--results-dir", "tmp/results"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    md = (tmp_path / "tmp/results/quick/leaderboard.md").read_text()
+    assert f"### `{suite}`" in md and "y1 gain (rel.)" in md and "beats single-task" in md
+    assert not (tmp_path / "tmp/leaderboard.md").exists() and not (tmp_path / "leaderboard.md").exists()
+    chk = subprocess.run([*cmd, "leaderboard", "--check", "--profile", "quick", "--results-dir", "tmp/results"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert chk.returncode == 0, chk.stdout + chk.stderr
+
+
+@pytest.mark.slow
+def test_html_report_opens_in_headless_browser_without_script_errors(root):
+    from mtlbench import charts as C
+
+    browser = C.find_browser()
+    if browser is None:
+        pytest.skip("no Chromium-family browser installed (.ci/browser.sh installs one)")
+    _populate(root)
+    files = R.generate("quick", root, static=False)
+    n_charts = files.html.read_text().count('class="chart"')
+    errors, rendered = C.browser_errors(files.html, browser)
+    assert errors == []
+    assert rendered == n_charts > 0
+    # the check itself catches a broken page
+    bad = files.html.parent / "broken.html"
+    bad.write_text(files.html.read_text().replace('src="plotly.min.js"', 'src="missing.js"'))
+    errors, rendered = C.browser_errors(bad, browser)
+    assert errors and rendered == 0

@@ -111,6 +111,7 @@ def run_cmd(
     models: Annotated[Optional[list[str]], typer.Argument(help="Models to run (default with --all: every model).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every registered model on every suite.")] = False,
     suite: SuiteOpt = None,
+    suite_file: Annotated[Optional[list[Path]], typer.Option("--suite-file", help="A user suite TOML file (see tasks/examples/example_suite.toml); repeatable. Without --suite, only these suites run.")] = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per run (default: the profile's).")] = None,
     profile: ProfileOpt = "quick",
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
@@ -125,11 +126,13 @@ def run_cmd(
     from .profiles import get_profile
     from .runner import run
     from .suites import expand_suites
+    from .tasks.user_file import with_suite_files
     from .tuning import StudyParams
 
     if not models and not all_:
         raise MtlbenchError("name the models to run, or pass --all for every registered model.")
     prof = get_profile(profile)
+    suite = with_suite_files(suite, suite_file)  # registers (and checks) the user's suite files
     n_runs = len(expand_suites(suite, prof)) * len(models or list_models()) * (seeds or prof.seeds)
     with _RichProgress(n_runs) as progress:
         summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,

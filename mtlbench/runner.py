@@ -88,13 +88,20 @@ def run(
     params: ParamsResolver | None = None,
     progress: Any = None,
     overrides: dict[str, Any] | None = None,
+    suite_files: list[str | Path] | None = None,
 ) -> RunSummary:
     """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
 
     Finished runs (same key) are skipped unless ``force``. ``progress`` is an optional object with
     ``start(label, total_epochs)``, ``epoch(epoch, val_score)`` and ``end()`` (the CLI passes rich bars).
     ``overrides`` sets named hyper-parameters on top of the resolved ones (``--set``).
+    ``suite_files``: user suite TOML files (``--suite-file``) to register and run; given without ``suites``,
+    only their suites run.
     """
+    if suite_files:
+        from .tasks.user_file import with_suite_files
+
+        suites = with_suite_files(suites, suite_files)
     prof = get_profile(profile)
     dev = resolve_device(device)
     model_names = resolve_models(models)

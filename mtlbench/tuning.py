@@ -200,6 +200,20 @@ def check_storage_url(url: str | None) -> str:
     )
 
 
+def _with_driver(url: str) -> str:
+    """``postgresql://`` -> the PostgreSQL driver that is installed (SQLAlchemy 2.1 defaults to psycopg 3;
+    the ``postgres`` extra installs psycopg2-binary). An explicit ``postgresql+driver://`` is kept."""
+    scheme, rest = url.split("://", 1)
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{driver}://{rest}"
+    return f"postgresql://{rest}"
+
+
 def _retry(fn: Callable[[], Any], what: str, tries: int = 8) -> Any:
     """Run ``fn``, retrying the errors two workers racing on a fresh database produce (both creating the
     schema, the version row, the study or one of its attributes at the same instant)."""
@@ -228,6 +242,8 @@ def open_storage(url: str | None, profile: str, slug: str, results_dir: str | Pa
         except OSError as err:
             raise MtlbenchError(f"cannot open the study journal {path} ({err.strerror}); pass --results-dir or --storage to a writable place.") from None
     from sqlalchemy import exc as sa_exc
+
+    url = _with_driver(url)
 
     def make() -> optuna.storages.RDBStorage:
         with warnings.catch_warnings():

@@ -173,7 +173,8 @@ def tune_cmd(
         value = ("-" if ev.value is None else f"{ev.value:.4f}" if isinstance(ev.value, float)
                  else "(" + ", ".join(f"{v:.4f}" for v in ev.value) + ")")
         note = f"  [{ev.reason}]" if ev.reason else ""
-        err_console.print(Text(f"{ev.study}  trial {ev.number} {ev.state.lower()} {value}  {ev.counted}/{ev.target}{note}"))
+        err_console.print(Text(f"{ev.study}  trial {ev.number} {ev.state.lower()} {value}  {ev.counted}/{ev.target}{note}"),
+                          soft_wrap=True)
 
     summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
                      results_dir, sampler_seed, progress)

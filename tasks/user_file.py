@@ -63,6 +63,7 @@ from ._prep import encode_categoricals, sha256_file, standardize
 LOADER_VERSION = "1"  # bump when this loader's preprocessing changes (part of the cache key)
 SPLITS = ("train", "val", "test")
 SPLIT_VALUES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+ROW = "__mtlbench_row__"
 _NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 _TOP_KEYS = {"name", "version", "description", "emb_dim", "data", "features", "tasks", "split"}
 _DATA_KEYS = {"path", "train", "val", "test", "separator", "format"}
@@ -251,6 +252,9 @@ def _read_table(sf: SuiteFile, file: Path, needed: Sequence[str]) -> pl.DataFram
     except (pl.exceptions.PolarsError, OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
         raise MtlbenchError(f"cannot read data file {file} as {fmt.upper()} ({first[:160]}); check the file and [data] format/separator.") from None
+    if ROW in df.columns:
+        raise MtlbenchError(f"data file {file} has a column named {ROW!r}, a name mtlbench uses internally; rename it.")
+    df = df.with_row_index(ROW, offset=1)  # data row number in the file (1 = first row after the header)
     if df.height == 0:
         raise MtlbenchError(f"data file {file} has no rows; give it rows (a split with zero rows cannot be trained or evaluated).")
     for col in needed:
@@ -262,9 +266,9 @@ def _read_table(sf: SuiteFile, file: Path, needed: Sequence[str]) -> pl.DataFram
     return df
 
 
-def _rows_hint(bad: np.ndarray) -> str:
-    idx = np.flatnonzero(bad)
-    return f"{len(idx)} row(s) (first at data row {idx[0] + 1})"
+def _rows_hint(df: pl.DataFrame, bad: np.ndarray) -> str:
+    first = int(df[ROW][int(np.flatnonzero(bad)[0])])
+    return f"{int(bad.sum())} row(s) (first at data row {first})"
 
 
 def _float_column(sf: SuiteFile, df: pl.DataFrame, col: str, file: Path, what: str) -> np.ndarray:
@@ -332,7 +336,7 @@ def build(sf: SuiteFile) -> SuiteData:
             x[:, j] = _float_column(sf, df, col, file, "numeric feature")
             bad = ~np.isfinite(x[:, j])
             if bad.any():
-                raise MtlbenchError(f"numeric feature {col!r} has NaN, inf or missing values in {_rows_hint(bad)} of {where}; "
+                raise MtlbenchError(f"numeric feature {col!r} has NaN, inf or missing values in {_rows_hint(df, bad)} of {where}; "
                                     "impute or drop those rows, or list the column as categorical.")
         nums.append(x)
         y = np.zeros((df.height, len(sf.tasks)), dtype=np.float32)
@@ -342,19 +346,19 @@ def build(sf: SuiteFile) -> SuiteData:
                 m = _float_column(sf, df, t.mask, file, f"mask of task {t.name!r},")
                 if not np.isin(m, (0.0, 1.0)).all():
                     raise MtlbenchError(f"mask column {t.mask!r} of task {t.name!r} has values other than 0/1 in "
-                                        f"{_rows_hint(~np.isin(m, (0.0, 1.0)))} of {where}; map it to 0/1.")
+                                        f"{_rows_hint(df, ~np.isin(m, (0.0, 1.0)))} of {where}; map it to 0/1.")
                 mask[:, k] = m == 1.0
             v = _float_column(sf, df, t.column, file, f"label of task {t.name!r},")
             bad = ~np.isfinite(v) & mask[:, k]
             if bad.any():
                 raise MtlbenchError(f"label column {t.column!r} of task {t.name!r} has NaN, inf or missing values in "
-                                    f"{_rows_hint(bad)} of {where}; drop those rows or mask them out with mask = \"...\".")
+                                    f"{_rows_hint(df, bad)} of {where}; drop those rows or mask them out with mask = \"...\".")
             if t.kind == "binary":
                 off = ~np.isin(v, (0.0, 1.0)) & mask[:, k]
                 if off.any():
                     example = v[np.flatnonzero(off)[0]]
                     raise MtlbenchError(f"binary label {t.column!r} of task {t.name!r} has values other than 0/1 (e.g. {example:g}) "
-                                        f"in {_rows_hint(off)} of {where}; map it to 0/1 or declare kind = \"regression\".")
+                                        f"in {_rows_hint(df, off)} of {where}; map it to 0/1 or declare kind = \"regression\".")
             if not mask[:, k].any():
                 raise MtlbenchError(f"task {t.name!r} has no sample in {where} (its mask {t.mask!r} is 0 on every row); "
                                     "give that split rows where the mask is 1.")

@@ -8,6 +8,8 @@ report degrades to HTML only with a one-line notice; a browser is never download
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
@@ -358,10 +360,25 @@ def find_browser() -> str | None:
 
 
 def write_static(specs: list[ChartSpec], figs: list, out_dir: Path) -> tuple[list[Path], str | None]:
-    """PNGs of the embedded charts through kaleido in one browser session; (paths, notice)."""
-    todo = [(s, f) for s, f in zip(specs, figs) if s.embed]
-    if not todo:
+    """PNGs of the embedded charts through kaleido in one browser session; (paths, notice).
+
+    An image whose figure is unchanged since it was drawn (``.static-manifest.json``) is not drawn again;
+    ``MTLBENCH_STATIC_CHARTS=0`` skips the export (HTML only)."""
+    wanted = [(s, f) for s, f in zip(specs, figs) if s.embed]
+    if not wanted:
         return [], None
+    manifest_path = out_dir / ".static-manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        manifest = {}
+    digests = {s.name: hashlib.sha256((f.to_json() + repr(_png_size(s))).encode()).hexdigest()[:20] for s, f in wanted}
+    todo = [(s, f) for s, f in wanted if manifest.get(s.name) != digests[s.name] or not (out_dir / f"{s.name}.png").exists()]
+    done = [out_dir / f"{s.name}.png" for s, _ in wanted]
+    if not todo:  # every image is already drawn from exactly this figure
+        return done, None
+    if os.environ.get("MTLBENCH_STATIC_CHARTS", "1") == "0":
+        return [], "static charts skipped (MTLBENCH_STATIC_CHARTS=0); the interactive HTML report was written."
     browser = find_browser()
     if browser is None:
         return [], ("static charts skipped: no Chromium-family browser found (install one, e.g. `apt-get install chromium` "
@@ -376,9 +393,7 @@ def write_static(specs: list[ChartSpec], figs: list, out_dir: Path) -> tuple[lis
     for (s, fig), p in zip(todo, paths):
         t = p.with_name(f".{p.stem}.{os.getpid()}.tmp.png")
         tmp.append(t)
-        w, h = PNG_SIZE
-        if s.kind == "utilisation":
-            w = max(w, 420 * len(s.data.banks))
+        w, h = _png_size(s)
         jobs.append(dict(fig=fig.to_dict(), path=str(t), opts=dict(format="png", width=w, height=h, scale=1)))
     old = os.environ.get("BROWSER_PATH")
     try:
@@ -386,6 +401,8 @@ def write_static(specs: list[ChartSpec], figs: list, out_dir: Path) -> tuple[lis
         kaleido.write_fig_from_object_sync(jobs, kopts={"mathjax": False})  # no CDN: plotly.js comes from the package
         for t, p in zip(tmp, paths):
             os.replace(t, p)
+        manifest = {k: v for k, v in manifest.items() if k in digests} | {s.name: digests[s.name] for s, _ in todo}
+        _atomic_write_text(manifest_path, json.dumps(manifest, sort_keys=True, indent=1) + "\n")
     except Exception as err:  # noqa: BLE001 - a broken browser must not lose the report: degrade to HTML
         for t in tmp:
             t.unlink(missing_ok=True)
@@ -395,7 +412,14 @@ def write_static(specs: list[ChartSpec], figs: list, out_dir: Path) -> tuple[lis
             os.environ.pop("BROWSER_PATH", None)
         else:
             os.environ["BROWSER_PATH"] = old
-    return paths, None
+    return done, None
+
+
+def _png_size(spec: ChartSpec) -> tuple[int, int]:
+    w, h = PNG_SIZE
+    if spec.kind == "utilisation":
+        w = max(w, 420 * len(spec.data.banks))
+    return w, h
 
 
 def write_charts(rep: Report, out_dir: Path, static: bool = True) -> tuple[Path, list[Path], str | None]:

@@ -520,7 +520,7 @@ def ranking(suites: list[SuiteResult]) -> tuple[list[dict[str, Any]], list[str]]
         fam = s.family if s.is_sweep else s.suite
         if fam not in families:
             families.append(fam)
-        scores = [m.score for m in s.models]
+        scores = [m.score if math.isfinite(m.score) else -math.inf for m in s.models]  # no score (NaN): last
         for m, r in zip(s.models, rankdata([-x for x in scores], method="average")):
             fam_ranks[m.model][fam].append(float(r))
             if s.reference is not None and m.model != REFERENCE:
@@ -651,7 +651,8 @@ def _hardware(records: list[dict[str, Any]]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for r in records:
         hw = r.get("extra", {}).get("hardware") if isinstance(r.get("extra"), dict) else None
-        desc = str(hw) if hw else f"{r.get('device', '?')}, {r.get('threads', '?')} threads"
+        threads = r.get("threads", "?")
+        desc = str(hw) if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
         counts[desc] += 1
     return "; ".join(f"{k} ({v} runs)" for k, v in sorted(counts.items()))
 
@@ -835,7 +836,7 @@ def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str) ->
     table = []
     for i, r in enumerate(rows, 1):
         table.append([str(i), code(r["model"]), f"{r['mean_rank']:.2f}",
-                      *[f"{r['per_family'][f]:.2g}" if f in r["per_family"] else "–" for f in families],
+                      *[f"{r['per_family'][f]:.2f}".rstrip("0").rstrip(".") if f in r["per_family"] else "–" for f in families],
                       count(r["beats"]), count(r["seesaw"])])
     return [
         f"## {title}",

@@ -289,7 +289,7 @@ def test_no_records_is_a_one_line_error(root):
         R.build_report("quick", root)
 
 
-def test_charts_html_always_png_when_browser(root):
+def test_charts_html_always_png_when_browser(root, monkeypatch):
     from mtlbench import charts as C
 
     _populate(root)
@@ -306,6 +306,10 @@ def test_charts_html_always_png_when_browser(root):
         assert files.notice is None, files.notice
         assert sorted(p.name for p in files.images) == referenced
         assert all((files.html.parent / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in referenced)
+        # unchanged figures are not drawn again (no browser needed the second time)
+        monkeypatch.setenv("BROWSER_PATH", str(root / "no-such-browser"))
+        again = R.generate("quick", root)
+        assert again.notice is None and again.images == files.images
     else:
         assert files.images == [] and "no Chromium-family browser" in files.notice
 

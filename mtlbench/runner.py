@@ -122,7 +122,10 @@ def run(
         data = load_suite(instance, prof)
         for model_name in model_names:
             rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
+            together = _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary)
             for seed in range(n_seeds):
+                if seed in together:  # trained with the other seeds as one stacked model (multiseed)
+                    continue
                 label = f"{instance}/{model_name}/seed{seed}"
                 key = key_of(
                     suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=prof.name,
@@ -150,6 +153,67 @@ def run(
 
 
 _COST_CACHE: dict[tuple[str, str, str], tuple[int, float]] = {}
+
+
+def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary) -> set[int]:
+    """Train the missing seeds of one (suite, model) together as one stacked model (``multiseed.fit_seeds``)
+    where that is faster (``stacking_pays_off``), writing the same records as one by one. Returns the seeds
+    handled (done or failed); the rest go one by one. Runs resuming from a checkpoint go one by one."""
+    from contextlib import ExitStack
+
+    from .multiseed import fit_seeds, stacking_pays_off
+
+    keys = {
+        seed: key_of(suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=prof.name,
+                     model=model_name, params=rp.as_dict(), params_source=rp.source, seed=seed)
+        for seed in range(n_seeds)
+    }
+    ckpts = {seed: store.dir / "ckpt" / f"{key}.pt" for seed, key in keys.items()}
+    todo = [s for s in range(n_seeds) if (force or not store.exists(keys[s])) and not ckpts[s].exists()]
+    if not stacking_pays_off(dev, len(todo)):
+        return set()
+    with ExitStack() as held:
+        mine = [s for s in todo if held.enter_context(store.claim(keys[s]))]
+        mine = [s for s in mine if force or not store.exists(keys[s])]
+        if len(mine) < 2:
+            return set()
+        seed_everything(mine[0])
+        model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
+        cost_key = (data.checksum, model_name, repr(rp.as_dict()))
+        if cost_key not in _COST_CACHE:
+            _COST_CACHE[cost_key] = (count_params(model), flops_per_sample(model, data.train))
+        n_params, flops = _COST_CACHE[cost_key]
+        shown = [-1]
+
+        def on_epoch(seed, epoch, score, metrics):
+            if progress and epoch > shown[0]:
+                shown[0] = epoch
+                progress.epoch(epoch, score)
+
+        if progress:
+            progress.start(f"{data.name}/{model_name}/seeds {','.join(map(str, mine))} (stacked)", rp.train.max_epochs)
+        try:
+            results = fit_seeds(lambda: build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared), data, rp.train,
+                                mine, dev, checkpoints=[ckpts[s] for s in mine], on_epoch=on_epoch, return_errors=True)
+        except MtlbenchError:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. an op vmap cannot batch: train these seeds one by one instead
+            return set()
+        finally:
+            if progress:
+                progress.end()
+        for seed, result in zip(mine, results):
+            label = f"{data.name}/{model_name}/seed{seed}"
+            if isinstance(result, DivergedError):
+                summary.failed.append((label, str(result)))
+                store.write_failure(keys[seed], {"run": label, "reason": str(result), "timestamp": now()})
+            else:
+                record = build_record(model_name, data, prof, rp, seed, dev, result, n_params, flops)
+                record.key = keys[seed]
+                store.write(record)
+                summary.done.append(label)
+            ckpts[seed].unlink(missing_ok=True)
+    return set(mine)
 
 
 def _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary):

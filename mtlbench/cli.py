@@ -222,14 +222,16 @@ def status_cmd(
     profile: ProfileOpt = "quick",
     results_dir: ResultsOpt = None,
     suite: SuiteOpt = None,
+    suite_file: Annotated[Optional[list[Path]], typer.Option("--suite-file", help="A user suite TOML file; repeatable. Without --suite, only these suites are shown.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per (suite, model, seed).")] = False,
 ) -> None:
     """Which (suite, model, seed) runs of a profile are done, failed or missing."""
     from collections import Counter
 
     from .runner import status
+    from .tasks.user_file import with_suite_files
 
-    rows = status(profile, results_dir, models=models or None, suites=suite)
+    rows = status(profile, results_dir, models=models or None, suites=with_suite_files(suite, suite_file))
     table = Table("suite", "model", "done", "failed", "missing")
     per: dict[tuple[str, str], Counter] = {}
     for r in rows:

@@ -304,6 +304,13 @@ def test_user_suite_file_end_to_end(tmp_path):
     (record,) = load_records("quick", tmp_path / "res")
     assert record["suite"] == "shop" and [t["name"] for t in record["tasks"]] == ["click", "buy"]
     assert record["suite_params"]["suite_file_sha256"] and record["suite_params"]["data_sha256"]["all"]
+    from typer.testing import CliRunner
+
+    from mtlbench.cli import app
+
+    res = CliRunner().invoke(app, ["status", "hard_sharing", "--suite-file", str(path), "--results-dir", str(tmp_path / "res")],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "1 done, 0 failed, 1 missing" in res.output, res.output
     # δ: buy is labelled only where click = 1
     from mtlbench.tasks.user_file import load_suite_file, parse_suite_file
 

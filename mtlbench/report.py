@@ -159,11 +159,15 @@ def select_records(records: list[dict[str, Any]], variant: str = "best") -> tupl
                 cands = [g for g in cands if not is_tuned(g[0]["params_source"])]
                 if not cands:
                     continue
-            best = max(cands, key=lambda g: (is_tuned(g[0]["params_source"]), max(_ts(r) for r in g)))
+            newest = lambda g: max(_ts(r) for r in g)  # noqa: E731
+            best = max(cands, key=lambda g: (is_tuned(g[0]["params_source"]), newest(g)))
             if variant == "best" and len(cands) > 1:
-                left = sum(len(g) for g in cands if g is not best)
-                notices.append(f"{suite}/{model}: {left} record(s) with other hyper-parameters are not compared "
-                               f"(this report uses {source_label(best[0]['params_source'])}).")
+                defaults = [g for g in cands if not is_tuned(g[0]["params_source"])]
+                shown = [best] + ([max(defaults, key=newest)] if defaults and best not in defaults else [])
+                left = sum(len(g) for g in cands if all(g is not x for x in shown))
+                if left:
+                    notices.append(f"{suite}/{model}: {left} record(s) with other hyper-parameters are not compared "
+                                   f"(this report uses {source_label(best[0]['params_source'])}).")
             seen: dict[int, dict[str, Any]] = {}
             for r in sorted(best, key=_ts):  # one record per seed; the newest wins
                 seen[int(r["seed"])] = r

@@ -260,6 +260,8 @@ def test_check_passes_on_fresh_and_fails_on_edited(root):
     path = R.generate("quick", root, charts=False).markdown
     ok = runner.invoke(app, args)
     assert ok.exit_code == 0, ok.output
+    printed = runner.invoke(app, ["leaderboard", "--profile", "quick", "--results-dir", str(root)])
+    assert printed.exit_code == 0 and printed.stdout == path.read_text()
     path.write_text(path.read_text().replace("| `mmoe`", "| `mmoe (best!)`", 1))
     bad = runner.invoke(app, args)
     assert bad.exit_code == 1

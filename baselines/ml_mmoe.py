@@ -58,4 +58,6 @@ class MLMMoE(MTLModel):
 
     @classmethod
     def search_space(cls, trial: Trial, n_tasks: int) -> MLMMoEConfig:
-        return cls.Config(levels=trial.suggest_int("levels", 2, 3), **sample_experts(trial))
+        # at most 8 experts per level: every level-l expert has its own gate over x (E² · d weights per
+        # level), so 16 would put the space far above the other models' sizes
+        return cls.Config(levels=trial.suggest_int("levels", 2, 3), **sample_experts(trial, max_experts=8))

@@ -28,12 +28,12 @@ class MMoEConfig:
             positive("layer width", h)
 
 
-def sample_experts(trial: Trial) -> dict:
-    """Expert bank and tower sizes shared by the MoE search spaces (mmoe, omoe)."""
+def sample_experts(trial: Trial, max_experts: int = 16) -> dict:
+    """Expert bank and tower sizes shared by the MoE search spaces (mmoe, omoe, ml_mmoe per level)."""
     layers = trial.suggest_int("expert_layers", 1, 2)
     width = trial.suggest_categorical("expert_width", [16, 32, 64, 128, 256])
     return dict(
-        n_experts=trial.suggest_int("n_experts", 2, 16),
+        n_experts=trial.suggest_int("n_experts", 2, max_experts),
         expert=tuple(max(width >> i, 8) for i in range(layers)),
         tower=(trial.suggest_categorical("tower_width", [16, 32, 64]),),
     )

@@ -138,26 +138,29 @@ def _gain_fig(spec: ChartSpec):
             se = math.sqrt((c.se_seeds or 0.0) ** 2 + (c.se_test if math.isfinite(c.se_test) else 0.0) ** 2)
             errs.append(100.0 * se / abs(t.mean) if t.mean else 0.0)
         pts.append((m.model, c0.rel_gain, c1.rel_gain, errs[0], errs[1], f"{c0.verdict} / {c1.verdict}"))
-    extent = max([abs(v) + e for _, x, y, ex, ey, _ in pts for v, e in ((x, ex), (y, ey)) if math.isfinite(v)] + [0.1]) * 1.2
+    def extent(i: int) -> float:
+        vals = [abs(p[1 + i]) + p[3 + i] for p in pts if math.isfinite(p[1 + i])]
+        return max(vals + [0.1]) * 1.2
+
+    ex_, ey_ = extent(0), extent(1)
     fig = go.Figure()
-    quads = [(0, extent, 0, extent, "rgba(0,160,80,0.10)", "better on both"),
-             (-extent, 0, -extent, 0, "rgba(220,50,50,0.10)", "worse on both"),
-             (-extent, 0, 0, extent, "rgba(240,180,0,0.12)", "seesaw"),
-             (0, extent, -extent, 0, "rgba(240,180,0,0.12)", "seesaw")]
+    quads = [(0, ex_, 0, ey_, "rgba(0,160,80,0.10)", "better on both"),
+             (-ex_, 0, -ey_, 0, "rgba(220,50,50,0.10)", "worse on both"),
+             (-ex_, 0, 0, ey_, "rgba(240,180,0,0.12)", "seesaw"),
+             (0, ex_, -ey_, 0, "rgba(240,180,0,0.12)", "seesaw")]
     for x0, x1, y0, y1, colour, label in quads:
         fig.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, fillcolor=colour, line_width=0, layer="below")
-        fig.add_annotation(x=(x0 + x1) / 2, y=y1 - extent * 0.06 if y1 > 0 else y0 + extent * 0.06, text=label,
+        fig.add_annotation(x=(x0 + x1) / 2, y=y1 - ey_ * 0.06 if y1 > 0 else y0 + ey_ * 0.06, text=label,
                            showarrow=False, font=dict(color="#555", size=12))
     for model, x, y, ex, ey, verdicts in pts:
         fig.add_trace(go.Scatter(
-            x=[x], y=[y], mode="markers+text", name=model, text=[model], textposition="top center",
-            marker=dict(size=11, color=model_colour(model)),
+            x=[x], y=[y], mode="markers", name=model, marker=dict(size=12, color=model_colour(model)),
             error_x=dict(type="data", array=[ex], visible=True), error_y=dict(type="data", array=[ey], visible=True),
             hovertemplate=f"{model}<br>{s.tasks[0]['name']}: %{{x:.3f}}%<br>{s.tasks[1]['name']}: %{{y:.3f}}%<br>{verdicts}<extra></extra>"))
-    _layout(fig, spec.title, showlegend=False,
-            xaxis=dict(title=f"{s.tasks[0]['name']}: relative gain over single-task (%)", range=[-extent, extent],
+    _layout(fig, spec.title, showlegend=True,
+            xaxis=dict(title=f"{s.tasks[0]['name']}: relative gain over single-task (%)", range=[-ex_, ex_],
                        zeroline=True, zerolinecolor="#444"),
-            yaxis=dict(title=f"{s.tasks[1]['name']}: relative gain over single-task (%)", range=[-extent, extent],
+            yaxis=dict(title=f"{s.tasks[1]['name']}: relative gain over single-task (%)", range=[-ey_, ey_],
                        zeroline=True, zerolinecolor="#444"))
     return fig
 
@@ -212,7 +215,9 @@ def _util_fig(spec: ChartSpec):
                                  hovertemplate="gate %{y}<br>expert %{x}<br>mean weight %{z:.3f}<extra></extra>"),
                       row=1, col=i)
         fig.update_yaxes(autorange="reversed", row=1, col=i)
-    _layout(fig, f"Expert utilisation: {spec.title} (mean ± std of gate weights over the test set)")
+    _layout(fig, f"Expert utilisation: {spec.title}<br><sup>mean ± std over the test set of the weight each gate "
+                 "puts on each expert; blank: not connected</sup>")
+    fig.update_layout(margin=dict(t=100))
     return fig
 
 

@@ -669,14 +669,14 @@ def _versions(records: list[dict[str, Any]]) -> str:
     return ", ".join(f"{k} {' / '.join(sorted(v))}" for k, v in sorted(vals.items()))
 
 
-def _commands(rep: Report) -> list[str]:
+def _suite_args(suites: list[str], profile: str) -> str:
+    """``--suite`` options for these instances; a family whose every profile point is present is named once."""
     from .profiles import get_profile
     from .suites import expand_suites
 
-    prof = get_profile(rep.profile)
-    suites = sorted({r["suite"] for r in rep.records}, key=suite_key)
+    prof = get_profile(profile)
     fams: dict[str, list[str]] = defaultdict(list)
-    for s in suites:
+    for s in sorted(suites, key=suite_key):
         fams[parse_instance(s)[0]].append(s)
     args: list[str] = []
     for fam, inst in fams.items():
@@ -684,31 +684,42 @@ def _commands(rep: Report) -> list[str]:
             full = expand_suites([fam], prof)
         except MtlbenchError:
             full = None
-        if full is not None and sorted(full) == sorted(inst):
-            args.append(fam)
-        else:
-            args.extend(inst)
-    models = sorted({r["model"] for r in rep.records}, key=model_key)
-    per_run: dict[tuple[str, str], int] = defaultdict(int)
-    for r in rep.records:
-        per_run[(r["suite"], r["model"])] += 1
-    n_seeds = max(per_run.values())
-    suite_args = " ".join(f"--suite {shlex.quote(a)}" for a in args)
+        args.extend([fam] if full is not None and sorted(full) == sorted(inst) else inst)
+    return " ".join(f"--suite {shlex.quote(a)}" for a in args)
+
+
+def _grouped(per_suite: dict[str, tuple]) -> list[tuple[tuple, list[str]]]:
+    """Suites grouped by what is run on them (one command per group), in suite order."""
+    groups: dict[tuple, list[str]] = {}
+    for suite in sorted(per_suite, key=suite_key):
+        groups.setdefault(per_suite[suite], []).append(suite)
+    return list(groups.items())
+
+
+def _commands(rep: Report) -> list[str]:
+    """The commands that reproduce the compared records (one ``run`` per group of suites that ran the
+    same models with the same number of seeds)."""
+    P = rep.profile
     cmds = ["pip install -e ."]
-    tuned = sorted({r["model"] for r in rep.records if r["params_source"].startswith("study:")}, key=model_key)
+    tuned: dict[str, set[str]] = defaultdict(set)
+    for r in rep.records:
+        if r["params_source"].startswith("study:"):
+            tuned[r["suite"]].add(r["model"])
     if tuned:
         budgets = sorted({s.budget for s in rep.studies if s.budget})
         trials = f" --trials {budgets[-1]}" if budgets else ""
-        for m in tuned:
-            cmds.append(f"mtlbench tune {m} {suite_args}{trials} --profile {rep.profile}")
-    cmds.append(f"mtlbench run {' '.join(models)} {suite_args} --seeds {n_seeds} --profile {rep.profile}")
-    if rep.default_suites:
-        dmodels = sorted({m.model for s in rep.default_suites for m in s.models}, key=model_key)
-        cmds.append(f"mtlbench run {' '.join(dmodels)} {suite_args} --seeds {n_seeds} --profile {rep.profile} --params-from default")
+        for models, suites in _grouped({s: tuple(sorted(m, key=model_key)) for s, m in tuned.items()}):
+            cmds.append(f"mtlbench tune {' '.join(models)} {_suite_args(suites, P)}{trials} --profile {P}")
+    for variant, suites_ in (("", rep.suites), (" --params-from default", rep.default_suites or [])):
+        per_suite = {s.suite: (tuple(m.model for m in s.models), max(len(m.seeds) for m in s.models)) for s in suites_}
+        for (models, n_seeds), suites in _grouped(per_suite):
+            cmds.append(f"mtlbench run {' '.join(models)} {_suite_args(suites, P)} --seeds {n_seeds} --profile {P}{variant}")
     if rep.utilisation:
-        us = sorted({u.suite for u in rep.utilisation}, key=suite_key)
-        cmds.append(f"mtlbench utilisation {' '.join('--suite ' + shlex.quote(u) for u in us)} --profile {rep.profile}")
-    cmds.append(f"mtlbench report --profile {rep.profile}")
+        per_suite = {u.suite: () for u in rep.utilisation}
+        for models in sorted({tuple(u.model for u in rep.utilisation if u.suite == s) for s in per_suite}):
+            us = [s for s in per_suite if tuple(u.model for u in rep.utilisation if u.suite == s) == models]
+            cmds.append(f"mtlbench utilisation {' '.join('--model ' + m for m in models)} {_suite_args(us, P)} --profile {P}")
+    cmds.append(f"mtlbench report --profile {P}")
     return cmds
 
 

@@ -51,7 +51,8 @@ def _labels(model: MTLModel, name: str, n_gates: int, n_inputs: int) -> dict[str
         K = parent.n_tasks
         n_all = int(parent.index.max()) + 1
         m = (n_all - int(parent.index.shape[1])) // (K - 1) if K > 1 else 0  # specific experts per task
-        cols = [f"{tasks[e // m]} {e % m + 1}" if m and e < K * m else f"shared {e - K * m + 1}" for e in range(n_all)]
+        cols = [f"{tasks[e // m]} expert {e % m + 1}" if m and e < K * m else f"shared expert {e - K * m + 1}"
+                for e in range(n_all)]
         level = parent_name.rsplit(".", 1)[-1]
         lvl = int(level) + 1 if level.isdigit() else 1
         if leaf == "task_gates":

@@ -228,6 +228,13 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     assert "## Tuning" in md and "1.4000" in md and "tuning_toy_a_1.png" in md
     assert "2099" not in md  # the export time is not a record field: never in the file
     assert "mtlbench tune mmoe --suite 'toy[a=1]' --trials 4 --profile quick" in md
+    from mtlbench import charts as C
+
+    html, _, _ = C.write_charts(rep, root / "quick" / "charts", static=False)
+    text = html.read_text()
+    assert 'id="tuning_toy_a_1"' in text and 'id="importance_toy_a_1"' in text  # history + importance (HTML only)
+    imp = C.importance([p for p in rep.studies[0].params])
+    assert set(imp) == {"lr", "width"} and sum(imp.values()) == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------ files, determinism, --check

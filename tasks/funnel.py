@@ -5,7 +5,8 @@ impressions only. The conversion label exists only after a click: the mask δ of
 (``δ_ctr = 1``), and the stored ``cvr`` label of an unclicked impression is 0 (the ESMM "click and buy" value),
 which a correct model never sees in its loss or its metric.
 
-Generating process (version 1; every draw from ``numpy.random.default_rng(seed)``, in this order):
+Generating process (version 2 — version 1 had click intercept −2.9 (CTR ≈ 5 %) and 70,000 rows per quick
+split; every draw from ``numpy.random.default_rng(seed)``, in this order):
 
 1. Users (U = 50,000): ``age`` ∈ 7 buckets (fixed probabilities), ``gender`` ∈ 2, ``city`` ∈ 300 (Zipf-like,
    weight ∝ 1/rank^0.8). Interest vector ``a_u = 0.6·P_age[age] + 0.5·P_city[city] + 0.6·ε`` ∈ R^8
@@ -17,8 +18,8 @@ Generating process (version 1; every draw from ``numpy.random.default_rng(seed)`
    log price ``π_i = μ_cat[cat] + 0.4·ε``, ``μ_cat ~ N(3, 1)``; popularity ``w_i ~ LogNormal(0, 1.2)``.
 3. Impressions: user ∝ λ_u, item ∝ w_i, ``position`` uniform in 1..8, ``hour`` uniform in 0..23.
    Shared factor ``m = a_u·b_i / √8``.
-4. Click: ``logit = −2.9 + 0.9·m + 0.8·κ_i − 0.3·(position − 1) + 0.3·H[hour] + 0.2·log λ_u``
-   (H ~ N(0, 1) per hour); ``click ~ Bernoulli(σ(logit))`` — CTR ≈ 5 %.
+4. Click: ``logit = −2.6 + 0.9·m + 0.8·κ_i − 0.3·(position − 1) + 0.3·H[hour] + 0.2·log λ_u``
+   (H ~ N(0, 1) per hour); ``click ~ Bernoulli(σ(logit))`` — CTR ≈ 6 %.
 5. Conversion (drawn for every impression, observed only when clicked):
    ``logit = −2.9 + 0.8·m + 0.9·q_i − 0.6·ρ_u·(π_i − 3) − 0.6·κ_i``; ``cvr = click · Bernoulli(σ(logit))``
    — about 10 % of clicks convert.
@@ -33,9 +34,9 @@ hour (ids fitted on train; 0 = unseen). Numeric (standardised on train): ``log_p
 ``image_score`` (κ_i + N(0, 0.7²)), ``user_activity`` (log λ_u + N(0, 0.3²)). Item quality, the interest
 vectors and ρ_u are latent: only the ids and their groups carry them.
 
-Rows per profile (train / validation / test): quick 70,000 / 70,000 / 70,000 (3,467 / 3,286 / 3,357
-clicks and 367 / 323 / 352 conversions at seed 0); standard 1,000,000 / 200,000 / 200,000 (4,842 / 1,010 /
-943 conversions). Override with n_train, n_val, n_test. Split: the first n_train impressions are train, the
+Rows per profile (train / validation / test): quick 50,000 / 50,000 / 50,000 (3,148 / 3,182 / 3,180
+clicks and 312 / 330 / 304 conversions at seed 0); standard 1,000,000 / 200,000 / 200,000 (6,194 / 1,289 /
+1,238 conversions). Override with n_train, n_val, n_test. Split: the first n_train impressions are train, the
 next n_val validation, the rest test (impressions are i.i.d.).
 """
 from __future__ import annotations
@@ -52,8 +53,8 @@ from mtlbench.suites import SuiteFamily, register_suite
 
 from ._prep import encode_categoricals, standardize
 
-VERSION = "1"
-SIZES = {"quick": (70_000, 70_000, 70_000), "standard": (1_000_000, 200_000, 200_000)}
+VERSION = "2"
+SIZES = {"quick": (50_000, 50_000, 50_000), "standard": (1_000_000, 200_000, 200_000)}
 N_USERS, N_ITEMS, N_CITIES, N_BRANDS, N_CATEGORIES, N_SHOPS, RANK = 50_000, 20_000, 300, 1_000, 60, 3_000, 8
 AGE_PROBS = (0.08, 0.22, 0.25, 0.2, 0.13, 0.08, 0.04)
 N_POSITIONS, N_HOURS = 8, 24
@@ -116,7 +117,7 @@ def generate(n: int, seed: int) -> Impressions:
     hour_effect = rng.standard_normal(N_HOURS)
     m = np.einsum("nr,nr->n", a[u], b[i]) / np.sqrt(RANK)  # [n] shared factor
     # 4. click
-    z_click = -2.9 + 0.9 * m + 0.8 * kappa[i] - 0.3 * (position - 1) + 0.3 * hour_effect[hour] + 0.2 * log_act[u]
+    z_click = -2.6 + 0.9 * m + 0.8 * kappa[i] - 0.3 * (position - 1) + 0.3 * hour_effect[hour] + 0.2 * log_act[u]
     click = (rng.random(n) < _sigmoid(z_click)).astype(np.int64)
     # 5. conversion, observed only after a click
     z_conv = -2.9 + 0.8 * m + 0.9 * quality[i] - 0.6 * rho[u] * (log_price[i] - 3.0) - 0.6 * kappa[i]

@@ -31,7 +31,7 @@ def default_params(model: str, data: SuiteData, profile: Profile) -> RunParams:
     return RunParams(
         model=make_config(model),
         shared=SharedConfig(emb_dim=data.emb_dim),
-        train=TrainConfig(max_epochs=profile.max_epochs, patience=profile.patience),
+        train=TrainConfig(max_epochs=profile.max_epochs, patience=profile.patience, batch_size=profile.batch_size),
         source="default",
     )
 

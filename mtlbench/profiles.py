@@ -14,13 +14,14 @@ class Profile:
     patience: int
     sweep: tuple[float, ...]  # correlation points of the synthetic sweep
     description: str
+    batch_size: int = 1024  # default batch size (tuning may choose another); quick's small data needs more steps
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile(
-            "quick", seeds=2, max_epochs=3, patience=3, sweep=(0.0, 0.5, 1.0),
+            "quick", seeds=2, max_epochs=3, patience=3, sweep=(0.0, 0.5, 1.0), batch_size=256,
             description="row caps, <= 3 epochs, 2 seeds, 3 sweep points: a smoke run of everything in minutes",
         ),
         Profile(

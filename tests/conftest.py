@@ -15,6 +15,7 @@ def _isolate(tmp_path, monkeypatch):
     """Every test gets its own results dir and suite cache; torch uses 1 thread (determinism, 2-core CI)."""
     monkeypatch.setenv("MTLBENCH_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("MTLBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MTLBENCH_STATIC_CHARTS", "0")  # PNG export is tested where it is the subject
     torch.set_num_threads(1)
     yield
 
@@ -28,5 +29,5 @@ def tiny_suite():
 
 def cli_env(tmp_path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(MTLBENCH_RESULTS=str(tmp_path / "results"), MTLBENCH_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    env.update(MTLBENCH_STATIC_CHARTS="0", MTLBENCH_RESULTS=str(tmp_path / "results"), MTLBENCH_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
     return env

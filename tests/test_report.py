@@ -301,6 +301,7 @@ def test_no_records_is_a_one_line_error(root):
 def test_charts_html_always_png_when_browser(root, monkeypatch):
     from mtlbench import charts as C
 
+    monkeypatch.delenv("MTLBENCH_STATIC_CHARTS")
     _populate(root)
     files = R.generate("quick", root)
     html = files.html.read_text()

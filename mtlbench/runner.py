@@ -73,8 +73,23 @@ def build_record(model_name: str, data: SuiteData, profile: Profile, params: Run
         val_score=result.val_score, history=result.history, best_epochs=result.best_epochs, epochs_run=result.epochs_run,
         n_params=n_params, flops_per_sample=flops, train_seconds=result.train_seconds,
         samples_per_second=result.samples_per_second, device=str(device), threads=torch.get_num_threads(),
-        versions=versions(), commit=git_commit(), timestamp=now(),
+        versions=versions(), commit=git_commit(), timestamp=now(), extra={"hardware": hardware(device)},
     )
+
+
+def hardware(device: torch.device) -> str:
+    """The processor (or GPU) a record was trained on, e.g. 'Intel(R) Xeon(R) ... (2 threads)'."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            name = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name} ({torch.get_num_threads()} threads)"
 
 
 def run(

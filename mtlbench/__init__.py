@@ -1,19 +1,35 @@
-"""mtlbench: a benchmark harness for multi-task learning models of recommender systems."""
+"""mtlbench: a benchmark harness for multi-task learning models of recommender systems.
+
+The public API is imported lazily (PEP 562), so commands that only read records — `mtlbench report`,
+`mtlbench leaderboard --check` — do not pay for importing torch.
+"""
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from .data import InputSpec, Split, SuiteData, TaskSpec  # noqa: E402
-from .errors import MtlbenchError  # noqa: E402
-from .model import MTLModel, SharedConfig, list_models, register_model  # noqa: E402
-from .profiles import PROFILES, get_profile  # noqa: E402
-from .records import load_records, load_results  # noqa: E402
-from .runner import run, status  # noqa: E402
-from .suites import SuiteFamily, list_suites, load_suite, register_suite  # noqa: E402
-from .train import TrainConfig, fit  # noqa: E402
+_EXPORTS = {
+    "InputSpec": "data", "Split": "data", "SuiteData": "data", "TaskSpec": "data",
+    "MtlbenchError": "errors",
+    "MTLModel": "model", "SharedConfig": "model", "list_models": "model", "register_model": "model",
+    "PROFILES": "profiles", "get_profile": "profiles",
+    "load_records": "records", "load_results": "records",
+    "run": "runner", "status": "runner",
+    "SuiteFamily": "suites", "list_suites": "suites", "load_suite": "suites", "register_suite": "suites",
+    "TrainConfig": "train", "fit": "train",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "InputSpec", "MTLModel", "MtlbenchError", "PROFILES", "SharedConfig", "Split", "SuiteData", "SuiteFamily",
-    "TaskSpec", "TrainConfig", "fit", "get_profile", "list_models", "list_suites", "load_records", "load_results",
-    "load_suite", "register_model", "register_suite", "run", "status",
-]
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'mtlbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -162,45 +161,7 @@ def validate_suite_data(data: SuiteData) -> None:
                     )
 
 
-# ---------------------------------------------------------------- instance names
-
-_INSTANCE = re.compile(r"^(?P<family>[A-Za-z_][\w-]*)(?:\[(?P<params>[^\]]*)\])?$")
-
-
-def _parse_value(v: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(v)
-        except ValueError:
-            pass
-    return v
-
-
-def parse_instance(name: str) -> tuple[str, dict[str, Any]]:
-    """``"synthetic[p=0.5,n=2000]"`` → ``("synthetic", {"p": 0.5, "n": 2000})``."""
-    m = _INSTANCE.match(name.strip())
-    if not m:
-        raise MtlbenchError(f"cannot read suite name {name!r}; write it as NAME or NAME[key=value,...].")
-    params: dict[str, Any] = {}
-    if m["params"]:
-        for part in m["params"].split(","):
-            if "=" not in part:
-                raise MtlbenchError(f"cannot read suite parameter {part!r} in {name!r}; write key=value.")
-            k, v = part.split("=", 1)
-            params[k.strip()] = _parse_value(v.strip())
-    return m["family"], params
-
-
-def format_instance(family: str, params: dict[str, Any]) -> str:
-    if not params:
-        return family
-    return f"{family}[{','.join(f'{k}={_fmt(v)}' for k, v in params.items())}]"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
+from .names import format_instance, parse_instance  # noqa: E402,F401  (re-exported)
 
 
 def make_split(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +18,39 @@ class RunParams:
     model: Any  # the model's Config dataclass
     shared: SharedConfig
     train: TrainConfig
-    source: str  # "default", "study:<name>#<trial>", "file:<path>"
+    source: str  # "default", "study:<name>#<trial>", "study:<name>#t<trial of task 1>,t<trial of task 2>,...", "file:<path>"
+    #: Task-wise parameters (models with ``independent_tasks`` only): task k's network is trained with
+    #: ``per_task[k]``. Then ``model``/``shared``/``train`` repeat task 1's. Empty: one set for all tasks.
+    per_task: tuple[RunParams, ...] = ()
+
+    @classmethod
+    def task_wise(cls, per_task: tuple[RunParams, ...], source: str) -> RunParams:
+        """Task k trains with ``per_task[k]`` (each task's own best trial of a single_task study)."""
+        first = per_task[0]
+        return cls(first.model, first.shared, first.train, source, tuple(per_task))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "model": dataclasses.asdict(self.model),
             "shared": dataclasses.asdict(self.shared),
             "train": dataclasses.asdict(self.train),
         }
+        if self.per_task:  # part of the record key: it changes when any task's parameters change
+            d["per_task"] = [p.as_dict() for p in self.per_task]
+        return d
+
+    def fits(self, n_tasks: int) -> list[tuple[RunParams, tuple[int, ...]]]:
+        """The trainings a run needs: one per distinct parameter set (identical sets train once), each with
+        the tasks that take their results from it, in task order."""
+        if not self.per_task:
+            return [(self, tuple(range(n_tasks)))]
+        if len(self.per_task) != n_tasks:
+            raise MtlbenchError(f"task-wise parameters ({self.source}) name {len(self.per_task)} tasks but the suite has {n_tasks}; "
+                                "re-run `mtlbench tune` on this suite, or pass --params-from default.")
+        groups: dict[str, tuple[RunParams, list[int]]] = {}
+        for k, p in enumerate(self.per_task):
+            groups.setdefault(json.dumps(p.as_dict(), sort_keys=True), (p, []))[1].append(k)
+        return [(p, tuple(ks)) for p, ks in groups.values()]
 
 
 def default_params(model: str, data: SuiteData, profile: Profile) -> RunParams:
@@ -39,6 +65,9 @@ def default_params(model: str, data: SuiteData, profile: Profile) -> RunParams:
 def params_from_dict(model: str, data: SuiteData, profile: Profile, d: dict[str, Any], source: str) -> RunParams:
     """Build RunParams from ``{"model": {...}, "shared": {...}, "train": {...}}`` (missing keys: defaults).
     The epoch cap and patience always come from the profile, so every model has the same budget."""
+    if d.get("per_task"):  # a task-wise record: one parameter set per task (sources "<source> task k")
+        per = tuple(params_from_dict(model, data, profile, p, f"{source} task {k + 1}") for k, p in enumerate(d["per_task"]))
+        return RunParams.task_wise(per, source)
     base = default_params(model, data, profile)
     train = {**dataclasses.asdict(base.train), **d.get("train", {})}
     train.update(max_epochs=profile.max_epochs, patience=profile.patience)
@@ -69,9 +98,13 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 def apply_overrides(model: str, rp: RunParams, overrides: dict[str, Any] | None) -> RunParams:
-    """Set named hyper-parameters on whichever config owns them (model, shared or train)."""
+    """Set named hyper-parameters on whichever config owns them (model, shared or train); task-wise
+    parameters get them in every task's set."""
     if not overrides:
         return rp
+    if rp.per_task:
+        tag = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+        return RunParams.task_wise(tuple(apply_overrides(model, p, overrides) for p in rp.per_task), f"{rp.source}+set:{tag}")
     parts = {"model": rp.model, "shared": rp.shared, "train": rp.train}
     updates: dict[str, dict[str, Any]] = {p: {} for p in parts}
     for k, v in overrides.items():

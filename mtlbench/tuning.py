@@ -579,9 +579,10 @@ def summarize_study(study: optuna.Study) -> dict[str, Any]:
         "suite_version": attrs.get("suite_version"), "suite_checksum": attrs.get("suite_checksum"),
         "task_names": tasks, "n_counted": sum(_counted(t) for t in trials), "states": states,
         "best": best,
-        # Each task's own best trial (single_task's K independent networks are compared this way).
+        # Each task's own best trial: `mtlbench run` trains task k of a model with independent tasks
+        # (single_task's K separate networks) with the parameters of trial per_task_best[k].
         "per_task_best": per_task,
-        # The trial whose parameters `mtlbench run` uses (one RunParams per run): the best by val_score.
+        # The trial whose parameters `mtlbench run` uses for every task of the other models: the best by val_score.
         "run_trial": run_trial,
         "pareto_front": [brief(t) for t in sorted(study.best_trials, key=lambda t: t.number)] if multi and complete else [],
         "trials": [_trial_dict(t) for t in trials],
@@ -625,6 +626,10 @@ class StudyParams:
     study summary (used for its model and suite) or a params file ``{"model": {...}, "shared": {...},
     "train": {...}}`` (used for every model run). A (model, suite) without a tuned study uses the defaults.
     Every RunParams says where it came from: ``study:<name>#<trial>``, ``file:<path>`` or ``default``.
+
+    A model with ``independent_tasks`` (no parameter shared between tasks: single_task) gets task-wise
+    parameters from its study: task k takes its own best trial (``per_task_best``), so the run trains one
+    network per task with that trial's parameters; its source is ``study:<name>#t<trial of task 1>,t<...>``.
     """
 
     def __init__(self, source: str | Path | None = None, results_dir: str | Path | None = None):
@@ -682,4 +687,23 @@ class StudyParams:
         if s.get("n_counted", 0) < (s.get("budget") or {}).get("n_trials", 0):
             warnings.warn(f"study {s['study']!r} has {s['n_counted']} of its {s['budget']['n_trials']} trials; "
                           "using its best so far (finish it with `mtlbench tune`)", stacklevel=2)
+        if get_model_class(model).independent_tasks:
+            per_task = self._per_task(s, model, data, profile)
+            if per_task is not None:
+                return per_task
         return params_from_dict(model, data, profile, best["run_params"], f"study:{s['study']}#{number}")
+
+    @staticmethod
+    def _per_task(s: dict[str, Any], model: str, data: SuiteData, profile: Profile) -> RunParams | None:
+        """Task k's parameters = those of its own best trial; None unless every task of the suite has one."""
+        per = s.get("per_task_best") or []
+        if [p.get("task") for p in per] != [t.name for t in data.tasks]:
+            return None
+        trials = {t.get("number"): (t.get("user_attrs") or {}).get("params") for t in s.get("trials") or []}
+        sets = []
+        for p in per:
+            run_params = p.get("run_params") or trials.get(p["number"])
+            if not run_params:
+                return None
+            sets.append(params_from_dict(model, data, profile, run_params, f"study:{s['study']}#{p['number']}"))
+        return RunParams.task_wise(tuple(sets), f"study:{s['study']}#" + ",".join(f"t{p['number']}" for p in per))

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from . import metrics as M
 from .cost import count_params, flops_per_sample
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
@@ -19,7 +20,7 @@ from .params import RunParams, apply_overrides, default_params
 from .profiles import Profile, get_profile
 from .records import RecordStore, RunRecord, git_commit, key_of, now, versions
 from .suites import expand_suites, load_suite
-from .train import fit, seed_everything
+from .train import FitResult, fit, seed_everything
 
 #: (model, data, profile) -> RunParams. The tuning module installs a resolver that prefers tuned
 #: parameters; the default uses the model's defaults.
@@ -63,7 +64,9 @@ def resolve_models(models: list[str] | None) -> list[str]:
     return list(dict.fromkeys(models))
 
 
-def build_record(model_name: str, data: SuiteData, profile: Profile, params: RunParams, seed: int, device: torch.device, result, n_params: int, flops: float) -> RunRecord:
+def build_record(model_name: str, data: SuiteData, profile: Profile, params: RunParams, seed: int, device: torch.device, result, n_params: int, flops: float,
+                 fits: list[dict[str, Any]] | None = None) -> RunRecord:
+    """``fits``: for task-wise parameters, what each training contributed (``merge_fits``), kept in ``extra["fits"]``."""
     return RunRecord(
         suite=data.name, suite_family=data.family, suite_version=data.version, suite_params=data.params,
         data_checksum=data.checksum, profile=profile.name, model=model_name, params=params.as_dict(),
@@ -73,8 +76,104 @@ def build_record(model_name: str, data: SuiteData, profile: Profile, params: Run
         val_score=result.val_score, history=result.history, best_epochs=result.best_epochs, epochs_run=result.epochs_run,
         n_params=n_params, flops_per_sample=flops, train_seconds=result.train_seconds,
         samples_per_second=result.samples_per_second, device=str(device), threads=torch.get_num_threads(),
-        versions=versions(), commit=git_commit(), timestamp=now(), extra={"hardware": hardware(device)},
+        versions=versions(), commit=git_commit(), timestamp=now(),
+        extra={"hardware": hardware(device), **({"fits": fits} if fits is not None else {})},
     )
+
+
+# ---------------------------------------------------------------- task-wise parameters (several fits per run)
+def fit_plan(model_name: str, data: SuiteData, rp: RunParams) -> list[tuple[RunParams, tuple[int, ...]]]:
+    """The trainings of one run: ``rp.fits`` (one per distinct parameter set, with the tasks it serves).
+    Several only for task-wise parameters, which only a model whose tasks share no parameter can take."""
+    plan = rp.fits(data.n_tasks)
+    if len(plan) > 1 and not get_model_class(model_name).independent_tasks:
+        raise MtlbenchError(f"model {model_name!r} shares parameters between tasks, so it cannot train each task with its own "
+                            f"parameters ({rp.source}); give it one parameter set (--params-from a study of {model_name}).")
+    return plan
+
+
+def checkpoint_paths(store: RecordStore, key: str, n_fits: int) -> list[Path]:
+    """One checkpoint per fit of a run: ``ckpt/<key>.pt``, or ``ckpt/<key>.fit<i>.pt`` when a run has several."""
+    d = store.dir / "ckpt"
+    return [d / f"{key}.pt"] if n_fits == 1 else [d / f"{key}.fit{i}.pt" for i in range(n_fits)]
+
+
+def _cost(model_name: str, data: SuiteData, p: RunParams, model) -> tuple[int, float]:
+    cost_key = (data.checksum, model_name, repr(p.as_dict()))
+    if cost_key not in _COST_CACHE:  # the same for every seed
+        _COST_CACHE[cost_key] = (count_params(model), flops_per_sample(model, data.train))
+    return _COST_CACHE[cost_key]
+
+
+def run_cost(plan: list[tuple[RunParams, tuple[int, ...]]], costs: list[tuple[int, float]], n_tasks: int) -> tuple[int, float]:
+    """(n_params, FLOPs per sample) of the networks a run uses. One fit: its model. Several (independent tasks:
+    every parameter has a leading task axis, so task k's network is 1/K of its fit's model, embedding tables
+    included): the sum over tasks of task k's network in the fit that trained it."""
+    if len(plan) == 1:
+        return costs[0]
+    n_params = sum(n * len(tasks) for (_, tasks), (n, _) in zip(plan, costs))
+    return n_params // n_tasks, sum(f * len(tasks) for (_, tasks), (_, f) in zip(plan, costs)) / n_tasks
+
+
+def merge_fits(data: SuiteData, plan: list[tuple[RunParams, tuple[int, ...]]], results: list[FitResult]) -> tuple[FitResult, list[dict[str, Any]]]:
+    """One run's result from its fits, task-wise: task k's validation and test metrics, test SE, best epoch and
+    validation history come from the fit that used task k's parameters (each fit's test split was evaluated
+    once, at its end; only its own tasks' numbers are kept). Also returns what each fit contributed (its params
+    source, tasks, best epochs and own history), which records of task-wise params keep in ``extra["fits"]``."""
+    K = data.n_tasks
+    src = [0] * K
+    for g, (_, tasks) in enumerate(plan):
+        for k in tasks:
+            src[k] = g
+    fits = [{"params_source": p.source, "tasks": [data.tasks[k].name for k in tasks], "best_epochs": r.best_epochs,
+             "epochs_run": r.epochs_run, "val_score": r.val_score, "train_seconds": r.train_seconds, "history": r.history}
+            for (p, tasks), r in zip(plan, results)]
+    if len(results) == 1:
+        return results[0], fits
+    val = [results[src[k]].val_metrics[k] for k in range(K)]
+    history = []
+    for e in range(max(len(r.history) for r in results)):
+        # train_loss is not task-wise (each fit's loss sums all K tasks under its weights): see extra["fits"].
+        v = [results[src[k]].history[e]["val"][k] if e < len(results[src[k]].history) else None for k in range(K)]
+        history.append({"epoch": e, "train_loss": None, "val_score": M.score(data.tasks, v) if None not in v else None, "val": v})
+    seconds = sum(r.train_seconds for r in results)
+    samples = sum(r.samples_per_second * r.train_seconds for r in results)
+    merged = FitResult(
+        history=history,
+        best_epochs=[results[src[k]].best_epochs[k if len(results[src[k]].best_epochs) == K else 0] for k in range(K)],
+        val_metrics=val,
+        val_score=M.score(data.tasks, val),
+        test_metrics=[results[src[k]].test_metrics[k] for k in range(K)] if all(r.test_metrics for r in results) else [],
+        test_se=[results[src[k]].test_se[k] for k in range(K)] if all(r.test_se for r in results) else [],
+        train_seconds=seconds,
+        samples_per_second=samples / seconds if seconds > 0 else 0.0,
+        epochs_run=max(r.epochs_run for r in results),
+    )
+    return merged, fits
+
+
+def train_run(model_name: str, data: SuiteData, rp: RunParams, seed: int, device: torch.device,
+              checkpoints: list[Path] | None = None, progress: Any = None, label: str = "") -> tuple[FitResult, int, float, list[dict[str, Any]] | None]:
+    """Train one run (one fit per distinct parameter set, each built after ``seed_everything(seed)`` and trained
+    on the full suite with ``seed``) -> (FitResult, n_params, flops, fits). Raises what ``fit`` raises."""
+    plan = fit_plan(model_name, data, rp)
+    paths = checkpoints or [None] * len(plan)
+    results, costs = [], []
+    for (p, tasks), ckpt in zip(plan, paths):
+        seed_everything(seed)
+        model = build_model(model_name, data.inputs, data.tasks, p.model, p.shared)
+        costs.append(_cost(model_name, data, p, model))
+        if progress:
+            part = f" (params of {','.join(data.tasks[k].name for k in tasks)})" if len(plan) > 1 else ""
+            progress.start(label + part, p.train.max_epochs)
+        try:
+            results.append(fit(model, data, p.train, seed, device, checkpoint=ckpt,
+                               on_epoch=(lambda e, s, m: progress.epoch(e, s)) if progress else None))
+        finally:
+            if progress:
+                progress.end()
+    result, fits = merge_fits(data, plan, results)
+    return (result, *run_cost(plan, costs, data.n_tasks), fits if rp.per_task else None)
 
 
 def hardware(device: torch.device) -> str:
@@ -162,7 +261,8 @@ def run(
                     record = build_record(model_name, data, prof, rp, seed, dev, *outcome)
                     record.key = key
                     store.write(record)  # atomic, while still holding the claim
-                    (store.dir / "ckpt" / f"{key}.pt").unlink(missing_ok=True)
+                    for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
+                        ckpt.unlink(missing_ok=True)
                     summary.done.append(label)
     return summary
 
@@ -183,8 +283,9 @@ def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progr
                      model=model_name, params=rp.as_dict(), params_source=rp.source, seed=seed)
         for seed in range(n_seeds)
     }
-    ckpts = {seed: store.dir / "ckpt" / f"{key}.pt" for seed, key in keys.items()}
-    todo = [s for s in range(n_seeds) if (force or not store.exists(keys[s])) and not ckpts[s].exists()]
+    plan = fit_plan(model_name, data, rp)  # task-wise params: one stacked training per distinct parameter set
+    ckpts = {seed: checkpoint_paths(store, key, len(plan)) for seed, key in keys.items()}
+    todo = [s for s in range(n_seeds) if (force or not store.exists(keys[s])) and not any(c.exists() for c in ckpts[s])]
     if not stacking_pays_off(dev, len(todo)):
         return set()
     with ExitStack() as held:
@@ -192,76 +293,76 @@ def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progr
         mine = [s for s in mine if force or not store.exists(keys[s])]
         if len(mine) < 2:
             return set()
-        seed_everything(mine[0])
-        model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
-        cost_key = (data.checksum, model_name, repr(rp.as_dict()))
-        if cost_key not in _COST_CACHE:
-            _COST_CACHE[cost_key] = (count_params(model), flops_per_sample(model, data.train))
-        n_params, flops = _COST_CACHE[cost_key]
-        shown = [-1]
+        results: dict[int, list[FitResult]] = {s: [] for s in mine}
+        errors: dict[int, DivergedError] = {}
+        costs = []
+        for i, (p, tasks) in enumerate(plan):
+            seed_everything(mine[0])
+            costs.append(_cost(model_name, data, p, build_model(model_name, data.inputs, data.tasks, p.model, p.shared)))
+            alive = [s for s in mine if s not in errors]
+            if not alive:
+                break
+            shown = [-1]
 
-        def on_epoch(seed, epoch, score, metrics):
-            if progress and epoch > shown[0]:
-                shown[0] = epoch
-                progress.epoch(epoch, score)
+            def on_epoch(seed, epoch, score, metrics, shown=shown):
+                if progress and epoch > shown[0]:
+                    shown[0] = epoch
+                    progress.epoch(epoch, score)
 
-        if progress:
-            progress.start(f"{data.name}/{model_name}/seeds {','.join(map(str, mine))} (stacked)", rp.train.max_epochs)
-        try:
-            results = fit_seeds(lambda: build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared), data, rp.train,
-                                mine, dev, checkpoints=[ckpts[s] for s in mine], on_epoch=on_epoch, return_errors=True)
-        except MtlbenchError:
-            raise
-        except Exception:  # noqa: BLE001 - e.g. an op vmap cannot batch: train these seeds one by one instead
-            return set()
-        finally:
             if progress:
-                progress.end()
-        for seed, result in zip(mine, results):
+                part = f", params of {','.join(data.tasks[k].name for k in tasks)}" if len(plan) > 1 else ""
+                progress.start(f"{data.name}/{model_name}/seeds {','.join(map(str, alive))} (stacked{part})", p.train.max_epochs)
+            try:
+                out = fit_seeds(lambda p=p: build_model(model_name, data.inputs, data.tasks, p.model, p.shared), data, p.train,
+                                alive, dev, checkpoints=[ckpts[s][i] for s in alive], on_epoch=on_epoch, return_errors=True)
+            except MtlbenchError:
+                raise
+            except Exception:  # noqa: BLE001 - e.g. an op vmap cannot batch: train these seeds one by one instead
+                return set()  # (fits done so far resume from their checkpoints)
+            finally:
+                if progress:
+                    progress.end()
+            for seed, result in zip(alive, out):
+                if isinstance(result, DivergedError):
+                    errors[seed] = result
+                else:
+                    results[seed].append(result)
+        for seed in mine:
             label = f"{data.name}/{model_name}/seed{seed}"
-            if isinstance(result, DivergedError):
-                summary.failed.append((label, str(result)))
-                store.write_failure(keys[seed], {"run": label, "reason": str(result), "timestamp": now()})
+            if seed in errors:
+                summary.failed.append((label, str(errors[seed])))
+                store.write_failure(keys[seed], {"run": label, "reason": str(errors[seed]), "timestamp": now()})
             else:
-                record = build_record(model_name, data, prof, rp, seed, dev, result, n_params, flops)
+                result, fits = merge_fits(data, plan, results[seed])
+                record = build_record(model_name, data, prof, rp, seed, dev, result, *run_cost(plan, costs, data.n_tasks),
+                                      fits if rp.per_task else None)
                 record.key = keys[seed]
                 store.write(record)
                 summary.done.append(label)
-            ckpts[seed].unlink(missing_ok=True)
+            for ckpt in ckpts[seed]:
+                ckpt.unlink(missing_ok=True)
     return set(mine)
 
 
 def _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary):
-    """Train one run; returns (FitResult, n_params, flops) or None when it failed (failure recorded)."""
+    """Train one run; returns (FitResult, n_params, flops, fits) or None when it failed (failure recorded)."""
     label = f"{data.name}/{model_name}/seed{seed}"
-    seed_everything(seed)
-    model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
-    cost_key = (data.checksum, model_name, repr(rp.as_dict()))
-    if cost_key not in _COST_CACHE:  # the same for every seed
-        _COST_CACHE[cost_key] = (count_params(model), flops_per_sample(model, data.train))
-    n_params, flops = _COST_CACHE[cost_key]
-    ckpt = store.dir / "ckpt" / f"{key}.pt"
-    if progress:
-        progress.start(label, rp.train.max_epochs)
+    ckpts = checkpoint_paths(store, key, len(fit_plan(model_name, data, rp)))
     try:
-        result = fit(model, data, rp.train, seed, dev, checkpoint=ckpt,
-                     on_epoch=(lambda e, s, m: progress.epoch(e, s)) if progress else None)
+        return train_run(model_name, data, rp, seed, dev, checkpoints=ckpts, progress=progress, label=label)
     except MtlbenchError:
         raise
     except DivergedError as err:
         summary.failed.append((label, str(err)))
         store.write_failure(key, {"run": label, "reason": str(err), "timestamp": now()})
-        ckpt.unlink(missing_ok=True)
+        for ckpt in ckpts:
+            ckpt.unlink(missing_ok=True)
         return None
     except Exception as err:  # noqa: BLE001 - a broken run must not end the sweep
         reason = f"{err.__class__.__name__}: {err}"
         summary.failed.append((label, reason))
         store.write_failure(key, {"run": label, "reason": reason, "traceback": traceback.format_exc(), "timestamp": now()})
         return None
-    finally:
-        if progress:
-            progress.end()
-    return result, n_params, flops
 
 
 def status(profile: str = "quick", results_dir: str | Path | None = None, models: list[str] | None = None, suites: list[str] | None = None) -> list[dict[str, Any]]:
@@ -305,9 +406,7 @@ def reproduce(key: str, profile: str = "quick", results_dir: str | Path | None =
     threads = torch.get_num_threads()
     torch.set_num_threads(int(rec["threads"]))
     try:
-        seed_everything(rec["seed"])
-        model = build_model(rec["model"], data.inputs, data.tasks, rp.model, rp.shared)
-        result = fit(model, data, rp.train, rec["seed"], dev)
+        result = train_run(rec["model"], data, rp, rec["seed"], dev)[0]
     finally:
         torch.set_num_threads(threads)
     rows = []

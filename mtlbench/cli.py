@@ -186,6 +186,8 @@ def _fmt_params(params: dict) -> str:
 
 
 def _print_tuning(summaries: list[dict]) -> None:
+    from .model import get_model_class
+
     table = Table("model", "suite", "trials", "epoch cap", "param budget", "best trial", "val objective",
                   title="Best trials (validation only; single_task: each task's own best trial)")
     lines, fronts = [], []
@@ -201,7 +203,7 @@ def _print_tuning(summaries: list[dict]) -> None:
         else:
             table.add_row(*row, f"#{best['number']}", f"{best['value']:.4f}")
             lines.append(Text(f"{s['model']} @ {s['suite']} #{best['number']}: {_fmt_params(best['params'])}"))
-            if s["model"] == "single_task":
+            if get_model_class(s["model"]).independent_tasks:  # `run` trains each task with its own best trial
                 for p in s["per_task_best"]:
                     table.add_row("", Text(f"task {p['task']}"), "", "", "", f"#{p['number']}", f"{p['score']:.4f}")
     console.print(table)

@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 from tabulate import tabulate
 
-from .data import parse_instance
+from .names import parse_instance
 from .errors import MtlbenchError
 from .records import load_records, profile_dir, results_root
 
@@ -789,7 +789,8 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
         "no task significantly worse and ≥ 1 significantly better. n/a: a task could not be tested.",
         "- **params**: `default` hyper-parameters or `tuned` (study and trial); **trials**: finished trials of that study "
         "(same budget for every model of a suite). `single_task` selects each task's epoch by that task's own "
-        "validation score.",
+        "validation score; tuned, its K networks each use their own task's best trial of its study (same number "
+        "of trials, each trial trains all K networks): params `…#t3,t7` name the trial of task 1, task 2, ….",
         "",
     ]
     out += _render_ranking(rep.suites, "Overall ranking", chart_prefix)

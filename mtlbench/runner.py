@@ -159,19 +159,21 @@ def train_run(model_name: str, data: SuiteData, rp: RunParams, seed: int, device
     plan = fit_plan(model_name, data, rp)
     paths = checkpoints or [None] * len(plan)
     results, costs = [], []
-    for (p, tasks), ckpt in zip(plan, paths):
-        seed_everything(seed)
-        model = build_model(model_name, data.inputs, data.tasks, p.model, p.shared)
-        costs.append(_cost(model_name, data, p, model))
-        if progress:
-            part = f" (params of {','.join(data.tasks[k].name for k in tasks)})" if len(plan) > 1 else ""
-            progress.start(label + part, p.train.max_epochs)
-        try:
+    if progress:  # one progress line per run; its epochs are those of all its fits, one after the other
+        progress.start(label + (f" ({len(plan)} fits: task-wise params)" if len(plan) > 1 else ""),
+                       sum(p.train.max_epochs for p, _ in plan))
+    try:
+        offset = 0
+        for (p, _), ckpt in zip(plan, paths):
+            seed_everything(seed)
+            model = build_model(model_name, data.inputs, data.tasks, p.model, p.shared)
+            costs.append(_cost(model_name, data, p, model))
             results.append(fit(model, data, p.train, seed, device, checkpoint=ckpt,
-                               on_epoch=(lambda e, s, m: progress.epoch(e, s)) if progress else None))
-        finally:
-            if progress:
-                progress.end()
+                               on_epoch=(lambda e, s, m, o=offset: progress.epoch(o + e, s)) if progress else None))
+            offset += p.train.max_epochs
+    finally:
+        if progress:
+            progress.end()
     result, fits = merge_fits(data, plan, results)
     return (result, *run_cost(plan, costs, data.n_tasks), fits if rp.per_task else None)
 
@@ -296,37 +298,39 @@ def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progr
         results: dict[int, list[FitResult]] = {s: [] for s in mine}
         errors: dict[int, DivergedError] = {}
         costs = []
-        for i, (p, tasks) in enumerate(plan):
-            seed_everything(mine[0])
-            costs.append(_cost(model_name, data, p, build_model(model_name, data.inputs, data.tasks, p.model, p.shared)))
-            alive = [s for s in mine if s not in errors]
-            if not alive:
-                break
-            shown = [-1]
+        shown, offset = [-1], [0]
 
-            def on_epoch(seed, epoch, score, metrics, shown=shown):
-                if progress and epoch > shown[0]:
-                    shown[0] = epoch
-                    progress.epoch(epoch, score)
+        def on_epoch(seed, epoch, score, metrics):
+            if progress and offset[0] + epoch > shown[0]:
+                shown[0] = offset[0] + epoch
+                progress.epoch(shown[0], score)
 
-            if progress:
-                part = f", params of {','.join(data.tasks[k].name for k in tasks)}" if len(plan) > 1 else ""
-                progress.start(f"{data.name}/{model_name}/seeds {','.join(map(str, alive))} (stacked{part})", p.train.max_epochs)
-            try:
+        if progress:
+            part = f", {len(plan)} fits: task-wise params" if len(plan) > 1 else ""
+            progress.start(f"{data.name}/{model_name}/seeds {','.join(map(str, mine))} (stacked{part})",
+                           sum(p.train.max_epochs for p, _ in plan))
+        try:
+            for i, (p, _) in enumerate(plan):
+                seed_everything(mine[0])
+                costs.append(_cost(model_name, data, p, build_model(model_name, data.inputs, data.tasks, p.model, p.shared)))
+                alive = [s for s in mine if s not in errors]
+                if not alive:
+                    break
                 out = fit_seeds(lambda p=p: build_model(model_name, data.inputs, data.tasks, p.model, p.shared), data, p.train,
                                 alive, dev, checkpoints=[ckpts[s][i] for s in alive], on_epoch=on_epoch, return_errors=True)
-            except MtlbenchError:
-                raise
-            except Exception:  # noqa: BLE001 - e.g. an op vmap cannot batch: train these seeds one by one instead
-                return set()  # (fits done so far resume from their checkpoints)
-            finally:
-                if progress:
-                    progress.end()
-            for seed, result in zip(alive, out):
-                if isinstance(result, DivergedError):
-                    errors[seed] = result
-                else:
-                    results[seed].append(result)
+                offset[0] += p.train.max_epochs
+                for seed, result in zip(alive, out):
+                    if isinstance(result, DivergedError):
+                        errors[seed] = result
+                    else:
+                        results[seed].append(result)
+        except MtlbenchError:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. an op vmap cannot batch: train these seeds one by one instead
+            return set()  # (the fits done so far resume from their checkpoints)
+        finally:
+            if progress:
+                progress.end()
         for seed in mine:
             label = f"{data.name}/{model_name}/seed{seed}"
             if seed in errors:

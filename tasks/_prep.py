@@ -75,3 +75,27 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def generated_splits(
+    name: str, q: dict, profile_name: str, sizes: dict[str, tuple[int, int, int]]
+) -> tuple[tuple[int, int, int], list[tuple[int, int]]]:
+    """Row counts of a generated suite (parameters n_train/n_val/n_test override the profile's sizes) and
+    the [a, b) bounds of train, validation and test in one generated sequence of i.i.d. samples."""
+    from mtlbench.errors import MtlbenchError
+
+    default = sizes.get(profile_name, sizes["quick"])
+    n = tuple(int(q[k] or s) for k, s in zip(("n_train", "n_val", "n_test"), default))
+    if min(n) < 1:
+        raise MtlbenchError(f"{name} n_train, n_val and n_test must be at least 1; pass positive row counts.")
+    a, b = n[0], n[0] + n[1]
+    return n, [(0, a), (a, b), (b, b + n[2])]
+
+
+def encode_generated(
+    cats: dict[str, np.ndarray], nums: np.ndarray, bounds: list[tuple[int, int]], names: Sequence[str]
+) -> tuple[list[np.ndarray], tuple[int, ...], list[np.ndarray]]:
+    """Per split: categorical ids [N, F_cat] (vocabularies fitted on train), numeric [N, F_num] standardised
+    on train; plus the cardinalities."""
+    ids, cards = encode_categoricals([{k: v[a:b] for k, v in cats.items()} for a, b in bounds], names)
+    return ids, cards, standardize([nums[a:b] for a, b in bounds])

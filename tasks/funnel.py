@@ -47,11 +47,10 @@ from typing import Any
 import numpy as np
 
 from mtlbench.data import InputSpec, SuiteData, TaskSpec, make_split
-from mtlbench.errors import MtlbenchError
 from mtlbench.profiles import Profile
 from mtlbench.suites import SuiteFamily, register_suite
 
-from ._prep import encode_categoricals, standardize
+from ._prep import encode_generated, generated_splits
 
 VERSION = "2"
 SIZES = {"quick": (50_000, 50_000, 50_000), "standard": (1_000_000, 200_000, 200_000)}
@@ -139,14 +138,9 @@ class Funnel(SuiteFamily):
 
     def load(self, params: dict[str, Any], profile: Profile) -> SuiteData:
         q = self.check_params(params)
-        sizes = SIZES.get(profile.name, SIZES["quick"])
-        n_train, n_val, n_test = (int(q[k] or s) for k, s in zip(("n_train", "n_val", "n_test"), sizes))
-        if min(n_train, n_val, n_test) < 1:
-            raise MtlbenchError("funnel n_train, n_val and n_test must be at least 1; pass positive row counts.")
+        (n_train, n_val, n_test), bounds = generated_splits("funnel", q, profile.name, SIZES)
         g = generate(n_train + n_val + n_test, int(q["seed"]))
-        bounds = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, n_train + n_val + n_test)]
-        cats, cards = encode_categoricals([{k: v[a:b] for k, v in g.cats.items()} for a, b in bounds], CAT_NAMES)
-        nums = standardize([g.nums[a:b] for a, b in bounds])
+        cats, cards, nums = encode_generated(g.cats, g.nums, bounds, CAT_NAMES)
         splits = []
         for (a, b), c, x in zip(bounds, cats, nums):
             y = np.stack([g.click[a:b], g.conv[a:b]], axis=1).astype(np.float32)  # [N, 2]

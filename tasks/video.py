@@ -48,11 +48,10 @@ from typing import Any
 import numpy as np
 
 from mtlbench.data import InputSpec, SuiteData, TaskSpec, make_split
-from mtlbench.errors import MtlbenchError
 from mtlbench.profiles import Profile
 from mtlbench.suites import SuiteFamily, register_suite
 
-from ._prep import encode_categoricals, standardize
+from ._prep import encode_generated, generated_splits
 
 VERSION = "1"
 SIZES = {"quick": (20_000, 5_000, 5_000), "standard": (300_000, 50_000, 50_000)}
@@ -146,14 +145,9 @@ class Video(SuiteFamily):
 
     def load(self, params: dict[str, Any], profile: Profile) -> SuiteData:
         q = self.check_params(params)
-        sizes = SIZES.get(profile.name, SIZES["quick"])
-        n_train, n_val, n_test = (int(q[k] or s) for k, s in zip(("n_train", "n_val", "n_test"), sizes))
-        if min(n_train, n_val, n_test) < 1:
-            raise MtlbenchError("video n_train, n_val and n_test must be at least 1; pass positive row counts.")
+        (n_train, n_val, n_test), bounds = generated_splits("video", q, profile.name, SIZES)
         g = generate(n_train + n_val + n_test, int(q["seed"]))
-        bounds = [(0, n_train), (n_train, n_train + n_val), (n_train + n_val, n_train + n_val + n_test)]
-        cats, cards = encode_categoricals([{k: v[a:b] for k, v in g.cats.items()} for a, b in bounds], CAT_NAMES)
-        nums = standardize([g.nums[a:b] for a, b in bounds])
+        cats, cards, nums = encode_generated(g.cats, g.nums, bounds, CAT_NAMES)
         splits = [
             make_split(x, c, np.stack([g.vcr[a:b], g.vtr[a:b]], axis=1).astype(np.float32))  # y [N, 2]
             for (a, b), c, x in zip(bounds, cats, nums)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from .cost import count_params, flops_per_sample
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
 from .model import build_model, get_model_class, list_models
-from .params import RunParams, apply_overrides, default_params
+from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
 from .records import RecordStore, RunRecord, git_commit, key_of, now, versions
 from .suites import expand_suites, load_suite

@@ -31,3 +31,13 @@ def cli_env(tmp_path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(MTLBENCH_STATIC_CHARTS="0", MTLBENCH_RESULTS=str(tmp_path / "results"), MTLBENCH_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
     return env
+
+
+def run_cli(tmp_path, *args: str, timeout: float = 300, **env_extra: str):
+    """`mtlbench ARGS` in a subprocess. Its working directory is outside the repository, so the installed
+    package is tested (with `python -m`, a source folder in the working directory would shadow it)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "mtlbench.cli", *args], capture_output=True, text=True,
+                          env={**cli_env(tmp_path), **env_extra}, timeout=timeout, cwd=tmp_path)

@@ -3,20 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import TINY, cli_env
-
-MTLBENCH = [sys.executable, "-m", "mtlbench.cli"]
-
+from conftest import TINY, run_cli
 
 def mtl(tmp_path, *args, check_rc=None):
-    # cwd outside the repo: the installed package is tested, not the source folder
-    res = subprocess.run([*MTLBENCH, *args], capture_output=True, text=True, env=cli_env(tmp_path), timeout=300, cwd=tmp_path)
+    res = run_cli(tmp_path, *args)
     if check_rc is not None:
         assert res.returncode == check_rc, res.stdout + res.stderr
     return res

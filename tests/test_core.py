@@ -10,7 +10,7 @@ import torch
 
 import mtlbench
 from mtlbench import metrics as M
-from mtlbench.data import InputSpec, TaskSpec, format_instance, parse_instance
+from mtlbench.data import TaskSpec, format_instance, parse_instance
 from mtlbench.errors import MtlbenchError
 from mtlbench.loss import masked_loss, masked_task_losses, task_weights
 from mtlbench.model import MODELS, SharedConfig, build_model, make_config

@@ -4,8 +4,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from mtlbench.loss import masked_task_losses
 from mtlbench.model import SharedConfig, build_model
 from mtlbench.train import TrainConfig, fit, predict
 
-from conftest import SHARED, cli_env
+from conftest import SHARED, run_cli
 
 QUICK = get_profile("quick")
 STANDARD = get_profile("standard")
@@ -32,8 +30,7 @@ EXAMPLE = TASKS_DIR / "examples" / "example_suite.toml"
 # ------------------------------------------------------------------------------------------ registry
 def test_list_suites_shows_every_suite_and_sweep_point(tmp_path):
     for profile in (QUICK, STANDARD):
-        res = subprocess.run([sys.executable, "-m", "mtlbench.cli", "list", "suites", "--profile", profile.name],
-                             capture_output=True, text=True, env={**cli_env(tmp_path), "COLUMNS": "400"}, timeout=120)
+        res = run_cli(tmp_path, "list", "suites", "--profile", profile.name, timeout=120, COLUMNS="400")
         assert res.returncode == 0, res.stderr
         expected = ["census_income[group=1]", "census_income[group=2]", "funnel", "video",
                     *(f"synthetic[p={p:g}]" for p in profile.sweep)]
@@ -474,8 +471,7 @@ def test_bad_user_input_is_one_line(tmp_path, case):
 def test_bad_suite_file_via_cli_exits_2_and_writes_nothing(tmp_path, case):
     make, expected = BAD[case]
     path = make(tmp_path)
-    res = subprocess.run([sys.executable, "-m", "mtlbench.cli", "run", "hard_sharing", "--suite-file", str(path),
-                          "--seeds", "1", "--device", "cpu"], capture_output=True, text=True, env=cli_env(tmp_path), timeout=300)
+    res = run_cli(tmp_path, "run", "hard_sharing", "--suite-file", str(path), "--seeds", "1", "--device", "cpu")
     assert res.returncode == 2, res.stderr
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], res.stderr

@@ -22,9 +22,11 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._loaded = False
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, *, replace: bool = False) -> Callable[[T], T]:
+        """Decorator. ``replace=True`` lets a later registration win (a user suite file loaded again)."""
+
         def deco(obj: T) -> T:
-            if name in self._items and self._items[name] is not obj:
+            if not replace and name in self._items and self._items[name] is not obj:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             self._items[name] = obj
             return obj

@@ -420,7 +420,7 @@ def register_suite_file(path: str | Path) -> str:
         "name": sf.name, "version": sf.version, "description": sf.description, "suite_file": sf,
         "defaults": {}, "__module__": __name__,
     })
-    SUITES._items[sf.name] = cls  # replaces an earlier registration of the same suite file name
+    SUITES.register(sf.name, replace=True)(cls)  # replaces an earlier registration of the same suite file name
     return sf.name
 
 

@@ -18,6 +18,7 @@ from .data import Split, SuiteData
 from .errors import DivergedError, MtlbenchError
 from .loss import masked_loss, task_weights
 from .model import MTLModel
+from .perf import maybe_compile, tune_cpu_allocator
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,9 @@ def fit(
     """
     K = data.n_tasks
     model.to(device)
+    if device.type == "cpu":
+        tune_cpu_allocator()  # no page faults on every step's activations (mtlbench/perf.py)
+    forward = maybe_compile(model)  # the model itself unless MTLBENCH_COMPILE=1
     train = data.train.to(device)
     val = data.val
     is_binary = torch.tensor([t.kind == "binary" for t in data.tasks], device=device)
@@ -182,7 +186,7 @@ def fit(
         total = torch.zeros((), device=device)
         for step, i in enumerate(range(0, N, bs)):
             idx = perm[i : i + bs]  # index_select: the same rows as x[idx], several times faster on CPU
-            out = model(train.x_num.index_select(0, idx), train.x_cat.index_select(0, idx))  # [b, K]
+            out = forward(train.x_num.index_select(0, idx), train.x_cat.index_select(0, idx))  # [b, K]
             loss = masked_loss(out, train.y.index_select(0, idx), train.mask.index_select(0, idx), is_binary, w, model.aux_loss())
             opt.zero_grad(set_to_none=True)
             loss.backward()

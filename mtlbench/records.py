@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -212,16 +213,32 @@ def load_results(profile: str = "standard", results_dir: str | Path | None = Non
 
 
 # ---------------------------------------------------------------- provenance
+@functools.cache
 def git_commit() -> str:
+    """The git commit of the code that runs: its own checkout (editable install), or, for an installed
+    copy, the checkout in the working directory when its ``mtlbench/`` sources are byte-identical to the
+    installed ones (the README's ``pip install .`` in a clone). ``-dirty`` marks uncommitted changes."""
     src = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(src), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5)
-        if out.returncode == 0 and (src.parent / ".git").exists():
-            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5)
-            return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
+    candidates = [src.parent]
+    here = Path.cwd().resolve()
+    candidates += [d for d in (here, *here.parents) if (d / "mtlbench" / "__init__.py").exists()][:1]
+    for root in candidates:
+        if not (root / ".git").exists() or (root != src.parent and not _same_sources(src, root / "mtlbench")):
+            continue
+        try:
+            out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5)
+            if out.returncode == 0:
+                dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                       capture_output=True, text=True, timeout=5)
+                return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+        except (OSError, subprocess.SubprocessError):
+            pass
     return "unknown"
+
+
+def _same_sources(a: Path, b: Path) -> bool:
+    files = sorted(p.name for p in a.glob("*.py"))
+    return files == sorted(p.name for p in b.glob("*.py")) and all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
 
 
 def versions() -> dict[str, str]:

@@ -46,7 +46,7 @@ from .errors import DivergedError, MtlbenchError
 from .loss import masked_loss
 from .model import MTLModel
 from .perf import tune_cpu_allocator
-from .train import FitResult, TrainConfig, _restore_best, _Selection, evaluate_split, fit, make_optimizer, seed_everything
+from .train import FitResult, TrainConfig, _restore_best, _Selection, evaluate_split, fit, make_optimizer, seed_everything, write_checkpoint
 
 #: on_epoch(seed, epoch, val_score, val_metrics), called after each epoch of each seed still training.
 SeedEpochCallback = Callable[[int, int, float, list[dict[str, float]]], None]
@@ -169,23 +169,9 @@ def _predict_stacked(template: _WithAux, stack: _Stack, split: Split, batch_size
 
 def _save_seed_checkpoint(path: Path, stack: _Stack, j: int, gen, torch_rng, groups, history, epoch, train_seconds, samples) -> None:
     """The checkpoint ``train.fit`` writes for this seed, so ``fit(checkpoint=path)`` resumes it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(
-        {
-            "model": {k: v.clone() for k, v in _SeedView(stack, j).state_dict().items()},
-            "opt": stack.seed_optimizer_state(j),
-            "gen": gen.get_state(),
-            "torch_rng": torch_rng,
-            "groups": [dict(g.__dict__) for g in groups],
-            "history": history,
-            "epoch": epoch,
-            "train_seconds": train_seconds,
-            "samples": samples,
-        },
-        tmp,
-    )
-    os.replace(tmp, path)
+    model_state = {k: v.clone() for k, v in _SeedView(stack, j).state_dict().items()}
+    write_checkpoint(path, model_state, stack.seed_optimizer_state(j), gen, torch_rng, groups, history, epoch,
+                     train_seconds, samples)
 
 
 def fit_seeds(

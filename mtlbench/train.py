@@ -236,14 +236,20 @@ def fit(
 
 
 def _save_checkpoint(path: Path, model, opt, gen, groups, history, epoch, train_seconds, samples) -> None:
+    write_checkpoint(path, model.state_dict(), opt.state_dict(), gen, torch.get_rng_state(), groups, history,
+                     epoch, train_seconds, samples)
+
+
+def write_checkpoint(path: Path, model_state, opt_state, gen, torch_rng, groups, history, epoch, train_seconds, samples) -> None:
+    """The per-epoch checkpoint ``fit`` resumes from (also written per seed by ``multiseed``), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     torch.save(
         {
-            "model": model.state_dict(),
-            "opt": opt.state_dict(),
+            "model": model_state,
+            "opt": opt_state,
             "gen": gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "torch_rng": torch_rng,
             "groups": [dict(g.__dict__) for g in groups],
             "history": history,
             "epoch": epoch,

@@ -21,9 +21,9 @@ For each model, in a fresh worker process (so peak memory is the model's own):
   exactly the matrix products autograd runs, so no input gradient is counted for the first layer).
 - **matmul bound**: every matrix product of one training step is recorded; the dominant shape is the
   (batch, {M, K, N}) group with the most FLOPs (e.g. mmoe: x[1024, 499] @ W[499, 8·64] forward and
-  xᵀ @ grad weight gradient). Those products are replayed alone, with the same shapes and strides, in
-  the same rounds as the training measurements: peak = their FLOPs / their time. fraction of bound =
-  FLOPs per sample × samples/s ÷ peak.
+  xᵀ @ grad weight gradient). Those products are replayed alone, with the same shapes and strides, as
+  many times as an epoch has steps, in the same rounds as the training measurements: peak = their FLOPs
+  / their time. fraction of bound = FLOPs per sample × samples/s ÷ peak.
 - **peak memory**: CPU: the largest resident set size (``/proc/self/statm``, sampled every 2 ms) above
   the level before training, over 30 training steps, each implementation in its own process; GPU:
   ``torch.cuda.max_memory_allocated`` minus the allocation before training.
@@ -365,9 +365,8 @@ def gemm_replayers(ops, device: torch.device):
         args = []
         for s in spec:
             if isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], tuple):
-                t = torch.empty_strided(s[0], s[1], device=device)
-                t.copy_(torch.randn(s[0], device=device))
-                args.append(t)
+                size = 1 + sum((n - 1) * st for n, st in zip(s[0], s[1]))  # storage the strides reach (0: broadcast)
+                args.append(torch.randn(max(size, 1), device=device).as_strided(s[0], s[1]))
             else:
                 args.append(s)
         out.append((lambda f=func, a=args, k=kw: f(*a, **k), flops))
@@ -509,8 +508,11 @@ def worker(name: str, args) -> dict[str, Any]:
         best["ours"] = max(best["ours"], fr.samples_per_second)
         if ref is not None:
             best["ref"] = max(best["ref"], args.steps * BATCH / time_best(lambda: ref_steps(args.steps), device, 1))
-        times = [min(time_best(f, device, 5) for _ in range(3)) for f, _ in replays]
-        best["peak"] = max(best["peak"], sum(fl for _, fl in replays) / sum(times))
+        # the dominant products of one epoch's steps in one window: as long as the epoch that ours is timed on,
+        # so that the same statistic (best of --rounds windows) compares like with like
+        steps_per_epoch = -(-N_TRAIN // BATCH)
+        t = time_best(lambda: [f() for f, _ in replays], device, steps_per_epoch)
+        best["peak"] = max(best["peak"], sum(fl for _, fl in replays) / t)
         print(f"  {name} round {r + 1}/{args.rounds}: ours {fr.samples_per_second:,.0f}/s, best ref {best['ref']:,.0f}/s, "
               f"peak {best['peak'] / 1e9:.1f} GFLOP/s", file=sys.stderr, flush=True)
     res["train_sps"], res["peak_flops"] = best["ours"], best["peak"]

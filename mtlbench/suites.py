@@ -27,6 +27,9 @@ class SuiteFamily:
     description: ClassVar[str]
     defaults: ClassVar[dict[str, Any]] = {}
     is_sweep: ClassVar[bool] = False  # reports treat every point of a sweep as one suite family
+    #: the numeric parameter a sweep varies (e.g. "p"); a point without a tuned study borrows the parameters
+    #: tuned at the nearest point (`tuning.StudyParams`)
+    sweep_param: ClassVar[str | None] = None
 
     def points(self, profile: Profile) -> list[dict[str, Any]]:
         return [{}]

@@ -617,6 +617,41 @@ def load_study_summary(path: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- tuned params for `mtlbench run`
+def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str, Any] | None:
+    """The summary of ``model``'s study at the sweep point nearest to ``data``'s (same family, same other
+    parameters, closest value of the family's ``sweep_param``; ties go to the lower value), or None.
+
+    Tuning every point of a sweep costs as much as tuning a suite per point; tuning a few points (e.g.
+    p = 0, 0.5, 1) and letting the others borrow is the documented protocol of the standard leaderboard.
+    A borrowed run's ``params_source`` names the study it came from, so reports show the borrowing."""
+    from .names import parse_instance
+    from .suites import get_family
+
+    family, own = parse_instance(data.name)
+    key = getattr(get_family(family), "sweep_param", None) if family == data.family else None
+    if key is None or key not in data.params:
+        return None
+    rest = {k: v for k, v in own.items() if k != key}
+    best: tuple[float, float, dict[str, Any]] | None = None
+    stems = {f.stem for f in folder.glob(f"{study_slug(model, family)}*") if f.suffix in (".json", ".journal")}
+    for stem in sorted(stems):
+        if stem.endswith("@mo"):
+            continue
+        try:
+            s = load_study_summary(folder / f"{stem}.json")
+            fam, params = parse_instance(str(s.get("suite")))
+        except MtlbenchError:
+            continue
+        if s.get("model") != model or fam != family or key not in params or {k: v for k, v in params.items() if k != key} != rest:
+            continue
+        if not (s.get("best") or {}).get("run_params"):
+            continue
+        cand = (abs(float(params[key]) - float(data.params[key])), float(params[key]), s)
+        if best is None or cand[:2] < best[:2]:
+            best = cand
+    return None if best is None else best[2]
+
+
 class StudyParams:
     """``runner.ParamsResolver`` that prefers tuned parameters.
 
@@ -668,14 +703,22 @@ class StudyParams:
             folder = self.path if self.mode == "dir" else studies_dir(profile.name, self.results_dir)
             path = folder / f"{study_slug(model, data.name)}.json"
             summary = load_study_summary(path) if path.exists() or path.with_suffix(".journal").exists() else None
+            if summary is None:
+                summary = nearest_sweep_summary(folder, model, data)
+                if summary is not None:
+                    return self._from_summary(summary, model, data, profile, borrowed=True)
         if summary is None:
             return default_params(model, data, profile)
         return self._from_summary(summary, model, data, profile)
 
-    def _from_summary(self, s: dict[str, Any], model: str, data: SuiteData, profile: Profile) -> RunParams:
-        if (s.get("model"), s.get("suite")) != (model, data.name):
+    def _from_summary(self, s: dict[str, Any], model: str, data: SuiteData, profile: Profile,
+                      borrowed: bool = False) -> RunParams:
+        """``borrowed``: ``s`` was tuned at another point of ``data``'s sweep (``nearest_sweep_summary``);
+        its suite name and checksum differ by design, its suite version must not."""
+        if s.get("model") != model or (s.get("suite") != data.name and not borrowed):
             return default_params(model, data, profile)
-        if s.get("suite_version") != data.version or (s.get("profile") == profile.name and s.get("suite_checksum") != data.checksum):
+        if s.get("suite_version") != data.version or (
+                not borrowed and s.get("profile") == profile.name and s.get("suite_checksum") != data.checksum):
             raise MtlbenchError(
                 f"study {s.get('study')!r} was tuned on other data than {data.name} (version/checksum differ); "
                 "re-run `mtlbench tune`, or pass --params-from default."

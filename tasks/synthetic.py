@@ -49,6 +49,7 @@ class Synthetic(SuiteFamily):
     defaults: dict[str, Any] = {"p": 0.5, "d": 100, "m": 10, "c": 1.0, "noise": 0.1, "seed": 0,
                                 "n_train": None, "n_val": None, "n_test": None}
     is_sweep = True
+    sweep_param = "p"
 
     def points(self, profile: Profile) -> list[dict[str, Any]]:
         return [{"p": p} for p in profile.sweep]

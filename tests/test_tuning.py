@@ -227,6 +227,20 @@ def test_multi_objective_mode_reports_a_pareto_front(tmp_path, monkeypatch, caps
     assert rp.source == "default"  # `run` never reads a multi-objective study on its own
 
 
+def test_a_sweep_point_without_a_study_borrows_the_nearest_tuned_point(tmp_path):
+    res = tmp_path / "results"
+    point = "synthetic[p={},n_train=600,n_val=300,n_test=300]".format
+    T.tune(["hard_sharing"], [point(0), point(1)], n_trials=1, results_dir=res, sampler_seed=0)
+    resolve = T.StudyParams(None, res)
+    for p, tuned_at in ((0.2, 0), (0.8, 1), (0.5, 0), (1, 1)):  # a tie (0.5) goes to the lower point
+        rp = resolve("hard_sharing", mtlbench.load_suite(point(p), QUICK), QUICK)
+        assert rp.source.startswith(f"study:hard_sharing@{point(tuned_at)}@quick#"), (p, rp.source)
+    # another sweep (other non-swept parameters) or another model has nothing to borrow
+    other = mtlbench.load_suite("synthetic[p=0.2,n_train=500,n_val=300,n_test=300]", QUICK)
+    assert resolve("hard_sharing", other, QUICK).source == "default"
+    assert resolve("mmoe", mtlbench.load_suite(point(0.2), QUICK), QUICK).source == "default"
+
+
 # ------------------------------------------------------------------ run uses tuned params
 def test_run_after_tune_uses_the_best_params(tmp_path, monkeypatch, capsys):
     res = tmp_path / "results"

@@ -583,23 +583,6 @@ def direction_arrow(t: dict[str, Any]) -> str:
 
 
 # ====================================================================== markdown
-PAPERS = {
-    "mmoe": "Ma et al., *Modeling Task Relationships in Multi-task Learning with Multi-gate Mixture-of-Experts*, KDD 2018 "
-            "(census-income, Table 2/3: the best result over many runs, not a mean)",
-    "ple": "Tang et al., *Progressive Layered Extraction (PLE): A Novel Multi-Task Learning (MTL) Model for Personalized "
-           "Recommendations*, RecSys 2020 (Table 5, census-income rows)",
-}
-#: (census group, task kind) -> {column: value}; task kinds matched leniently by task name.
-PAPER_VALUES: dict[tuple[int, str], dict[str, str]] = {
-    (1, "income"): {"MMoE paper: single-task": "0.9398", "MMoE paper: MMoE": "0.9410",
-                    "PLE paper: single-task": "0.9445", "PLE paper: PLE": "0.9522"},
-    (1, "marital"): {"MMoE paper: single-task": "≈ 0.992–0.993", "MMoE paper: MMoE": "≈ 0.992–0.993",
-                     "PLE paper: single-task": "0.9923", "PLE paper: PLE": "0.9945"},
-    (2, "education"): {"MMoE paper: single-task": "0.8843", "MMoE paper: MMoE": "0.8860"},
-}
-PAPER_COLUMNS = ["MMoE paper: single-task", "MMoE paper: MMoE", "PLE paper: single-task", "PLE paper: PLE"]
-
-
 def _task_kind(name: str) -> str | None:
     n = name.lower()
     for key, kind in (("income", "income"), ("marri", "marital"), ("marit", "marital"), ("educ", "education")):
@@ -796,7 +779,9 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
     out += _render_ranking(rep.suites, "Overall ranking", chart_prefix)
     if rep.default_suites:
         out += _render_ranking(rep.default_suites, "Overall ranking with default hyper-parameters", chart_prefix)
-    out += _render_papers(rep)
+    from .findings import render_findings
+
+    out += render_findings(rep)
     specs = C.chart_specs(rep)
     by_key = {s.key: s for s in specs}
     out += ["## Suites", ""]
@@ -908,42 +893,6 @@ def _render_suite(s: SuiteResult, chart_prefix: str, specs: dict[str, Any]) -> l
     if sp is not None:
         out += [sp.caption, "", f"![{sp.title}]({chart_prefix}/{sp.name}.png)", ""]
     return out
-
-
-def _render_papers(rep: Report) -> list[str]:
-    rows = []
-    for s in rep.suites:
-        g = _census_group(s)
-        if g is None:
-            continue
-        ours = {m.model: m for m in s.models}
-        for k, t in enumerate(s.tasks):
-            kind = _task_kind(t["name"])
-            ref = PAPER_VALUES.get((g, kind)) if kind else None
-            if not ref:
-                continue
-
-            def mean(model: str) -> str:
-                m = ours.get(model)
-                return f"{m.tasks[k].mean:.4f} ± {fnum(m.tasks[k].std, 4)}" if m else "–"
-
-            rows.append([code(s.suite), t["name"], mean("single_task"), mean("mmoe"), mean("ple"),
-                         *[ref.get(c, "–") for c in PAPER_COLUMNS]])
-    if not rows:
-        return []
-    return [
-        "## Compared with the papers (census-income)",
-        "",
-        "Our test AUC (mean ± std over seeds) beside the published values. The MMoE paper reports the best run "
-        "out of many, not a mean, on its own split; the PLE paper's census rows are its Table 5. Different splits and "
-        "preprocessing make these an orientation, not a replication check.",
-        "",
-        md_table(["suite", "task", "ours: single_task", "ours: mmoe", "ours: ple", *PAPER_COLUMNS], rows,
-                 ["left", "left", *["right"] * 7]),
-        "",
-        *[f"- {v}" for v in PAPERS.values()],
-        "",
-    ]
 
 
 def _render_studies(rep: Report, chart_prefix: str, specs: list[Any]) -> list[str]:

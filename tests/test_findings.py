@@ -1,0 +1,113 @@
+"""“Does it reproduce?” (issue 10): every finding is computed from constructed records with a known answer."""
+from __future__ import annotations
+
+import pytest
+
+from mtlbench import findings as F
+from mtlbench import report as R
+
+from test_report import MSE, root, seeds, write  # noqa: F401 - `root` is a fixture
+
+INCOME = {"name": "income_50k", "kind": "binary", "metric": "auc", "higher_is_better": True}
+MARRIED = {"name": "never_married", "kind": "binary", "metric": "auc", "higher_is_better": True}
+VCR = {"name": "vcr", "kind": "regression", "metric": "mse", "higher_is_better": False}
+VTR = {"name": "vtr", "kind": "binary", "metric": "auc", "higher_is_better": True}
+G1 = "census_income[group=1]"
+
+
+def census(model: str, income: float, married: float = 0.9946, **kw):
+    return seeds(G1, model, [income, married], tasks=(INCOME, MARRIED), **kw)
+
+
+def rows_of(md: str, heading: str) -> list[list[str]]:
+    """The cells of the first table under ``heading``."""
+    blocks = md.split(heading, 1)[1].split("\n\n")
+    lines = next(b for b in blocks if b.startswith("|")).splitlines()[2:]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+
+
+def test_census_levels_gains_and_rechub_finding(root):
+    write(root, census("single_task", 0.9510) + census("mmoe", 0.9512) + census("ple", 0.9540)
+          + census("hard_sharing", 0.9510))
+    md = R.render_markdown(R.build_report("quick", root))
+    assert "## Does it reproduce?" in md
+    levels = {(r[1], r[2]): r for r in rows_of(md, "### Census-income")}
+    # our mean, torch-rechub's value and the distance to it (0 inside a published range)
+    assert levels[("income_50k", "`ple`")][3:7] == ["0.9540 ± 0.0006", "5", "0.9507", "+0.0033"]
+    assert levels[("never_married", "`mmoe`")][5:7] == ["0.9946–0.9947", "0.0000"]
+    assert levels[("income_50k", "`mmoe`")][7:] == ["0.9410", "–"]
+    gains = {(r[0], r[2], r[3]): r for r in rows_of(md, "The MTL gain over single-task")}
+    ple = gains[("PLE paper", "income_50k", "`ple`")]
+    assert ple[4] == "+0.0077" and ple[5] == "+0.0065" and ple[6].startswith("+0.0030") and ple[7].startswith("▲")
+    assert ple[8] == "yes"
+    assert gains[("MMoE paper", "income_50k", "`mmoe`")][8] == "no"  # published +0.0012, ours n.s.
+    assert gains[("MMoE paper", "never_married", "`mmoe`")][4:] == ["0.0000 (≈ 0)", "+0.0021", "0.0000 ± 0.0028", "n.s. p=1", "yes"]
+    assert "of our 6 (model, task) comparisons with `single_task` on census, 5 are not significant, 1 significantly better" in md
+    assert "**Not reproduced**: 2 of 4 published census gains" in md  # MMoE income, PLE never married
+
+
+def test_sweep_gap_growing_as_correlation_falls_reproduces(root):
+    tasks = (MSE, {**MSE, "name": "y2"})
+    recs = []
+    for p, hs in ((0, 1.30), (0.3, 1.20), (0.6, 1.10), (1, 1.00)):
+        recs += seeds(f"synthetic[p={p}]", "hard_sharing", [hs, hs], tasks=tasks)
+        recs += seeds(f"synthetic[p={p}]", "mmoe", [1.0, 1.0], tasks=tasks)
+    write(root, recs)
+    md = R.render_markdown(R.build_report("quick", root))
+    rows = rows_of(md, "### Synthetic sweep")
+    assert [r[0] for r in rows] == ["0", "0.3", "0.6", "1"]
+    assert [r[4] for r in rows] == ["+0.3000", "+0.2000", "+0.1000", "0.0000"]
+    assert "ρ = -1.00 (p<0.001): the MMoE paper's finding reproduces" in md
+    recs = []
+    for p, hs in ((0, 1.00), (0.5, 1.10), (1, 1.20)):  # the opposite trend
+        recs += seeds(f"synthetic[p={p}]", "hard_sharing", [hs, hs], tasks=tasks)
+        recs += seeds(f"synthetic[p={p}]", "mmoe", [1.0, 1.0], tasks=tasks)
+    write(root.parent / "other", recs)
+    assert "finding does not reproduce" in R.render_markdown(R.build_report("quick", root.parent / "other"))
+
+
+def test_video_seesaw_and_both_tasks(root):
+    recs = seeds("video", "single_task", [0.050, 0.80], tasks=(VCR, VTR))
+    recs += seeds("video", "hard_sharing", [0.040, 0.79], tasks=(VCR, VTR))  # lower MSE, lower AUC: seesaw
+    recs += seeds("video", "mmoe", [0.050, 0.82], tasks=(VCR, VTR))  # VTR only
+    recs += seeds("video", "ple", [0.045, 0.82], tasks=(VCR, VTR))  # both
+    write(root, recs)
+    md = R.render_markdown(R.build_report("quick", root))
+    rows = {r[0]: r for r in rows_of(md, "### Video (VCR/VTR)")}
+    assert rows["`hard_sharing`"][1:] == ["+0.0100 ▲", "-0.0100 ▼", "yes", "no"]
+    assert rows["`ple`"][-2:] == ["no", "yes"]
+    assert "- Seesaw (significantly better on one task, worse on the other): `hard_sharing`." in md
+    assert "- Significantly better than single-task on both tasks: `ple`." in md
+    assert "earlier structures with the seesaw: 1 of 1 (`hard_sharing`); `mmoe`: vcr n.s., vtr ▲; `ple` improves both tasks: yes" in md
+
+
+def test_cgc_vs_ple_and_tuning_changes_the_ranking(root):
+    recs = census("single_task", 0.9510) + census("cgc", 0.9510) + census("ple", 0.9510)
+    recs += seeds("video", "single_task", [0.05, 0.80], tasks=(VCR, VTR))
+    recs += seeds("video", "cgc", [0.05, 0.80], tasks=(VCR, VTR)) + seeds("video", "ple", [0.04, 0.82], tasks=(VCR, VTR))
+    # tuning makes cgc the best on both suites
+    recs += census("cgc", 0.9600, source="study:cgc#3", ts="2026-02-01T00:00:00Z")
+    recs += seeds("video", "cgc", [0.03, 0.85], tasks=(VCR, VTR), source="study:cgc#4", ts="2026-02-01T00:00:00Z")
+    write(root, recs)
+    rep = R.build_report("quick", root)
+    default = {r[0]: r[-1] for r in F.cgc_vs_ple(rep.default_suites)}
+    assert default == {f"`{G1}`": "n.s.", "`video`": "PLE better"}
+    tuned = {r[0]: r[-1] for r in F.cgc_vs_ple(rep.suites)}
+    assert tuned == {f"`{G1}`": "CGC better", "`video`": "CGC better"}
+    md = R.render_markdown(rep)
+    assert "**default hyper-parameters** — PLE better on 1, CGC better on 0, no significant difference on 1 of 2 suites." in md
+    rows = {r[0]: r for r in rows_of(md, "### How much does tuning change the ranking?")}
+    assert rows["`cgc`"][1] != "1" and rows["`cgc`"][3] == "1" and int(rows["`cgc`"][5]) > 0
+    assert "Kendall τ between the default and the tuned order" in md
+
+
+def test_no_matching_suites_gives_only_the_tuning_note(root):
+    write(root, seeds("toy[a=1]", "single_task", [0.9, 1.0]) + seeds("toy[a=1]", "mmoe", [0.91, 1.0]))
+    md = R.render_markdown(R.build_report("quick", root))
+    part = md.split("## Does it reproduce?", 1)[1].split("\n## ", 1)[0]
+    assert "### How much does tuning change the ranking?" in part and "###" not in part.replace("### How much", "")
+
+
+@pytest.mark.parametrize("x, r, d", [(0.5, (0.4, 0.6), 0.0), (0.7, (0.4, 0.6), 0.1), (0.3, (0.4, 0.4), -0.1)])
+def test_distance_to_a_published_range(x, r, d):
+    assert F._outside(x, r) == pytest.approx(d)

@@ -274,6 +274,7 @@ class Study:
     params: list[tuple[dict[str, Any], float]]  # (params, objective) of completed trials
     direction: str  # "maximize" | "minimize"
     file: str
+    seconds: float = 0.0  # wall time summed over the study's trials (one worker each)
 
 
 @dataclass
@@ -454,7 +455,8 @@ def _parse_study(st: Any, file: str) -> Study | None:
     budget = attrs.get("n_trials")
     return Study(name=name, model=str(attrs.get("model") or ""), suite=str(attrs.get("suite") or ""),
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
-                 values=values, params=params, direction=direction if single else "pareto", file=file)
+                 values=values, params=params, direction=direction if single else "pareto", file=file,
+                 seconds=float(sum(t.get("duration_s") or 0.0 for t in trials)))
 
 
 def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> str:
@@ -644,6 +646,21 @@ def _hardware(records: list[dict[str, Any]]) -> str:
     return "; ".join(f"{k} ({v} runs)" for k, v in sorted(counts.items()))
 
 
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 360 else f"{seconds / 60:.1f} min"
+
+
+def _compute(rep: Report) -> str:
+    """Total compute behind the profile: training time of every record plus every tuning trial."""
+    train = sum(float(r.get("train_seconds") or 0.0) for r in rep.all_records)
+    threads = sorted({int(r.get("threads") or 0) for r in rep.all_records} - {0})
+    out = f"{_hours(train)} of training summed over {len(rep.all_records)} runs"
+    if rep.studies:
+        n = sum(s.finished for s in rep.studies)
+        out += f" + {_hours(sum(s.seconds for s in rep.studies))} summed over {n} tuning trials"
+    return out + (f" ({'/'.join(map(str, threads))} CPU thread{'s' if threads != [1] else ''} per run)" if threads else "")
+
+
 def _versions(records: list[dict[str, Any]]) -> str:
     vals: dict[str, set[str]] = defaultdict(set)
     for r in records:
@@ -740,6 +757,7 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
         ["date", f"{newest['timestamp']} (newest record)"],
         ["runs compared", f"{len(recs)} of {len(rep.all_records)} records; {len(rep.suites)} suites; "
                           f"{len({r['model'] for r in recs})} models"],
+        ["compute", _compute(rep)],
     ]
     out: list[str] = [
         f"# mtlbench leaderboard — profile `{rep.profile}`",

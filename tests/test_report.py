@@ -214,8 +214,8 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     suite = "toy[a=1]"
     src = "study:mmoe@toy[a=1]@quick#2"
     write(root, seeds(suite, "single_task", [0.9, 1.0]) + seeds(suite, "mmoe", [0.92, 1.0], source=src))
-    trials = [{"number": i, "state": st, "counted": True, "value": v, "params": {"lr": 10 ** -i, "width": [16, 32][i % 2]}}
-              for i, (st, v) in enumerate([("COMPLETE", 1.0), ("PRUNED", None), ("COMPLETE", 1.4), ("COMPLETE", 1.2)])]
+    trials = [{"number": i, "state": st, "counted": True, "value": v, "params": {"lr": 10 ** -i, "width": [16, 32][i % 2]},
+               "duration_s": 90.0} for i, (st, v) in enumerate([("COMPLETE", 1.0), ("PRUNED", None), ("COMPLETE", 1.4), ("COMPLETE", 1.2)])]
     study = {"study": "mmoe@toy[a=1]@quick", "model": "mmoe", "suite": suite, "directions": ["maximize"],
              "multi_objective": False, "budget": {"n_trials": 4, "max_epochs": 3}, "n_counted": 4, "trials": trials,
              "exported_at": "2099-01-01T00:00:00Z"}
@@ -227,6 +227,8 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     md = R.render_markdown(rep)
     assert "## Tuning" in md and "1.4000" in md and "tuning_toy_a_1.png" in md
     assert "2099" not in md  # the export time is not a record field: never in the file
+    # total compute: 10 records × 1.5 s of training + 4 trials × 90 s
+    assert "0.2 min of training summed over 10 runs + 6.0 min summed over 4 tuning trials (1 CPU thread per run)" in md
     assert "mtlbench tune mmoe --suite 'toy[a=1]' --trials 4 --profile quick" in md
     from mtlbench import charts as C
 

@@ -669,15 +669,18 @@ def _versions(records: list[dict[str, Any]]) -> str:
     return ", ".join(f"{k} {' / '.join(sorted(v))}" for k, v in sorted(vals.items()))
 
 
-def _suite_args(suites: list[str], profile: str) -> str:
-    """``--suite`` options for these instances; a family whose every profile point is present is named once."""
+def _suite_args(suites: list[str], profile: str, files: dict[str, str] | None = None) -> str:
+    """``--suite`` options for these instances; a family whose every profile point is present is named once;
+    a suite read from a user suite file (``files``: suite -> path) is given as ``--suite-file PATH``."""
     from .profiles import get_profile
     from .suites import expand_suites
 
     prof = get_profile(profile)
+    files = files or {}
     fams: dict[str, list[str]] = defaultdict(list)
     for s in sorted(suites, key=suite_key):
-        fams[parse_instance(s)[0]].append(s)
+        if s not in files:
+            fams[parse_instance(s)[0]].append(s)
     args: list[str] = []
     for fam, inst in fams.items():
         try:
@@ -685,7 +688,8 @@ def _suite_args(suites: list[str], profile: str) -> str:
         except MtlbenchError:
             full = None
         args.extend([fam] if full is not None and sorted(full) == sorted(inst) else inst)
-    return " ".join(f"--suite {shlex.quote(a)}" for a in args)
+    return " ".join([*(f"--suite {shlex.quote(a)}" for a in args),
+                     *(f"--suite-file {shlex.quote(files[s])}" for s in sorted(suites, key=suite_key) if s in files)])
 
 
 def _grouped(per_suite: dict[str, tuple]) -> list[tuple[tuple, list[str]]]:
@@ -701,6 +705,8 @@ def _commands(rep: Report) -> list[str]:
     same models with the same number of seeds)."""
     P = rep.profile
     cmds = ["pip install -e ."]
+    files = {r["suite"]: str(r["suite_params"]["suite_file"]) for r in rep.all_records
+             if isinstance(r.get("suite_params"), dict) and r["suite_params"].get("suite_file")}
     tuned: dict[str, set[str]] = defaultdict(set)
     for r in rep.records:
         if r["params_source"].startswith("study:"):
@@ -709,16 +715,16 @@ def _commands(rep: Report) -> list[str]:
         budgets = sorted({s.budget for s in rep.studies if s.budget})
         trials = f" --trials {budgets[-1]}" if budgets else ""
         for models, suites in _grouped({s: tuple(sorted(m, key=model_key)) for s, m in tuned.items()}):
-            cmds.append(f"mtlbench tune {' '.join(models)} {_suite_args(suites, P)}{trials} --profile {P}")
+            cmds.append(f"mtlbench tune {' '.join(models)} {_suite_args(suites, P, files)}{trials} --profile {P}")
     for variant, suites_ in (("", rep.suites), (" --params-from default", rep.default_suites or [])):
         per_suite = {s.suite: (tuple(m.model for m in s.models), max(len(m.seeds) for m in s.models)) for s in suites_}
         for (models, n_seeds), suites in _grouped(per_suite):
-            cmds.append(f"mtlbench run {' '.join(models)} {_suite_args(suites, P)} --seeds {n_seeds} --profile {P}{variant}")
+            cmds.append(f"mtlbench run {' '.join(models)} {_suite_args(suites, P, files)} --seeds {n_seeds} --profile {P}{variant}")
     if rep.utilisation:
         per_suite = {u.suite: () for u in rep.utilisation}
         for models in sorted({tuple(u.model for u in rep.utilisation if u.suite == s) for s in per_suite}):
             us = [s for s in per_suite if tuple(u.model for u in rep.utilisation if u.suite == s) == models]
-            cmds.append(f"mtlbench utilisation {' '.join('--model ' + m for m in models)} {_suite_args(us, P)} --profile {P}")
+            cmds.append(f"mtlbench utilisation {' '.join('--model ' + m for m in models)} {_suite_args(us, P, files)} --profile {P}")
     cmds.append(f"mtlbench report --profile {P}")
     return cmds
 

@@ -301,6 +301,10 @@ def test_user_suite_file_end_to_end(tmp_path):
     (record,) = load_records("quick", tmp_path / "res")
     assert record["suite"] == "shop" and [t["name"] for t in record["tasks"]] == ["click", "buy"]
     assert record["suite_params"]["suite_file_sha256"] and record["suite_params"]["data_sha256"]["all"]
+    from mtlbench import report as R
+
+    # the leaderboard's reproduce command names the suite file (a bare --suite shop would be unknown)
+    assert f"mtlbench run hard_sharing --suite-file {path} --seeds 1 --profile quick" in R._commands(R.build_report("quick", tmp_path / "res"))
     from typer.testing import CliRunner
 
     from mtlbench.cli import app

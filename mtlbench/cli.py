@@ -83,6 +83,7 @@ class _RichProgress:
         self.total_runs = total_runs
         self.overall = None
         self.current = None
+        self.skipped = 0  # runs skipped before the bars were shown
 
     def __enter__(self):
         return self
@@ -94,16 +95,23 @@ class _RichProgress:
     def start(self, label: str, epochs: int) -> None:
         if self.overall is None:  # shown from the first trained run on: errors before it print alone
             self.bar.__enter__()
-            self.overall = self.bar.add_task("runs", total=self.total_runs)
+            self.overall = self.bar.add_task("runs", total=self.total_runs, completed=self.skipped)
         self.current = self.bar.add_task(label, total=epochs)
 
     def epoch(self, epoch: int, score: float) -> None:
         desc = self.bar.tasks[self.current].description.split("  val")[0]
         self.bar.update(self.current, advance=1, description=f"{desc}  val score {score:.4f}")
 
-    def end(self) -> None:
+    def end(self, runs: int = 1) -> None:
         self.bar.update(self.current, visible=False)
-        self.bar.advance(self.overall)
+        self.bar.advance(self.overall, runs)
+
+    def skip(self, runs: int = 1) -> None:
+        """Runs that already exist (or another process trains) count as done, so the bar ends at 100 %."""
+        if self.overall is None:
+            self.skipped += runs
+        else:
+            self.bar.advance(self.overall, runs)
 
 
 @app.command("run")

@@ -208,7 +208,8 @@ def run(
     """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
 
     Finished runs (same key) are skipped unless ``force``. ``progress`` is an optional object with
-    ``start(label, total_epochs)``, ``epoch(epoch, val_score)`` and ``end()`` (the CLI passes rich bars).
+    ``start(label, total_epochs)``, ``epoch(epoch, val_score)``, ``end(runs=1)`` and optionally ``skip()`` for a
+    run that needs no training (the CLI passes rich bars).
     ``overrides`` sets named hyper-parameters on top of the resolved ones (``--set``).
     ``suite_files``: user suite TOML files (``--suite-file``) to register and run; given without ``suites``,
     only their suites run.
@@ -248,13 +249,16 @@ def run(
                 )
                 if store.exists(key) and not force:
                     summary.skipped.append(label)
+                    _skip(progress)
                     continue
                 with store.claim(key) as mine:
                     if not mine:  # another process is training this run right now
                         summary.skipped.append(f"{label} (running in another process)")
+                        _skip(progress)
                         continue
                     if store.exists(key) and not force:  # finished by another process meanwhile
                         summary.skipped.append(label)
+                        _skip(progress)
                         continue
                     outcome = _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary)
                     if outcome is None:
@@ -266,6 +270,12 @@ def run(
                         ckpt.unlink(missing_ok=True)
                     summary.done.append(label)
     return summary
+
+
+def _skip(progress: Any) -> None:
+    """Tell the progress display a run needs no training (optional: ``progress.skip()``)."""
+    if progress is not None and hasattr(progress, "skip"):
+        progress.skip()
 
 
 _COST_CACHE: dict[tuple[str, str, str], tuple[int, float]] = {}
@@ -329,7 +339,7 @@ def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progr
             return set()  # (the fits done so far resume from their checkpoints)
         finally:
             if progress:
-                progress.end()
+                progress.end(len(mine))
         for seed in mine:
             label = f"{data.name}/{model_name}/seed{seed}"
             if seed in errors:

@@ -103,3 +103,36 @@ def test_diverging_run_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
     assert not list((tmp_path / "results" / "quick" / "records").glob("*.json"))
     status = mtl(tmp_path, "status", "hard_sharing", "single_task", "--suite", TINY, check_rc=0)
     assert "2 failed" in status.stdout
+
+
+class _CountingProgress:
+    """The progress protocol `run` drives; counts runs accounted for (trained, stacked or skipped)."""
+
+    def __init__(self):
+        self.runs = 0
+
+    def start(self, label, epochs):
+        pass
+
+    def epoch(self, epoch, score):
+        pass
+
+    def end(self, runs=1):
+        self.runs += runs
+
+    def skip(self, runs=1):
+        self.runs += runs
+
+
+@pytest.mark.parametrize("stack", ["0", "1"])
+def test_progress_accounts_for_every_run_so_the_bar_reaches_100_percent(tmp_path, monkeypatch, stack):
+    from mtlbench import run
+
+    monkeypatch.setenv("MTLBENCH_STACK_SEEDS", stack)
+    res = tmp_path / "res"
+    first = _CountingProgress()
+    run(["hard_sharing"], [TINY], seeds=3, device="cpu", results_dir=res, progress=first)
+    assert first.runs == 3
+    again = _CountingProgress()  # 3 runs exist (skipped), 3 new ones are trained
+    run(["hard_sharing", "single_task"], [TINY], seeds=3, device="cpu", results_dir=res, progress=again)
+    assert again.runs == 6

@@ -129,10 +129,9 @@ def run_cmd(
     params_from: Annotated[Optional[str], typer.Option("--params-from", help="Tuned params: a profile whose studies to use, a study JSON, a params JSON, or 'default'. Default: this profile's studies (mtlbench tune) when they exist, else defaults.")] = None,
 ) -> None:
     """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes."""
-    from .model import list_models
     from .params import parse_overrides
     from .profiles import get_profile
-    from .runner import run
+    from .runner import resolve_models, run
     from .suites import expand_suites
     from .tasks.user_file import with_suite_files
     from .tuning import StudyParams
@@ -141,7 +140,7 @@ def run_cmd(
         raise MtlbenchError("name the models to run, or pass --all for every registered model.")
     prof = get_profile(profile)
     suite = with_suite_files(suite, suite_file)  # registers (and checks) the user's suite files
-    n_runs = len(expand_suites(suite, prof)) * len(models or list_models()) * (seeds or prof.seeds)
+    n_runs = len(expand_suites(suite, prof)) * len(resolve_models(models or None)) * (seeds or prof.seeds)
     with _RichProgress(n_runs) as progress:
         summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
                       overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir))

@@ -275,6 +275,7 @@ class Study:
     direction: str  # "maximize" | "minimize"
     file: str
     seconds: float = 0.0  # wall time summed over the study's trials (one worker each)
+    timed: int = 0  # trials with a recorded duration (any state)
 
 
 @dataclass
@@ -456,7 +457,8 @@ def _parse_study(st: Any, file: str) -> Study | None:
     return Study(name=name, model=str(attrs.get("model") or ""), suite=str(attrs.get("suite") or ""),
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
                  values=values, params=params, direction=direction if single else "pareto", file=file,
-                 seconds=float(sum(t.get("duration_s") or 0.0 for t in trials)))
+                 seconds=float(sum(t.get("duration_s") or 0.0 for t in trials)),
+                 timed=sum(1 for t in trials if t.get("duration_s")))
 
 
 def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> str:
@@ -656,9 +658,9 @@ def _compute(rep: Report) -> str:
     threads = sorted({int(r.get("threads") or 0) for r in rep.all_records} - {0})
     out = f"{_hours(train)} of training summed over {len(rep.all_records)} runs"
     if rep.studies:
-        n = sum(s.finished for s in rep.studies)
-        out += f" + {_hours(sum(s.seconds for s in rep.studies))} summed over {n} tuning trials"
-    return out + (f" ({'/'.join(map(str, threads))} CPU thread{'s' if threads != [1] else ''} per run)" if threads else "")
+        n = sum(s.timed for s in rep.studies)
+        out += f" + {_hours(sum(s.seconds for s in rep.studies))} summed over {n} tuning trials (pruned and failed included)"
+    return out + (f"; {'/'.join(map(str, threads))} CPU thread{'s' if threads != [1] else ''} per run" if threads else "")
 
 
 def _versions(records: list[dict[str, Any]]) -> str:
@@ -700,22 +702,35 @@ def _grouped(per_suite: dict[str, tuple]) -> list[tuple[tuple, list[str]]]:
     return list(groups.items())
 
 
+def study_suite(source: str) -> str | None:
+    """The suite a ``study:<model>@<suite>@<profile>[@mo]#<trial>`` source was tuned on (None otherwise)."""
+    if not source.startswith("study:"):
+        return None
+    parts = source.removeprefix("study:").split("#", 1)[0].split("@")
+    if parts and parts[-1] == "mo":
+        parts = parts[:-1]
+    if len(parts) < 3:
+        return None
+    return "@".join(parts[1:-1]) or None
+
+
 def _commands(rep: Report) -> list[str]:
     """The commands that reproduce the compared records (one ``run`` per group of suites that ran the
     same models with the same number of seeds)."""
     P = rep.profile
     cmds = ["pip install -e ."]
-    files = {r["suite"]: str(r["suite_params"]["suite_file"]) for r in rep.all_records
+    files = {r["suite"]: str(r["suite_params"]["suite_file"]) for r in rep.records
              if isinstance(r.get("suite_params"), dict) and r["suite_params"].get("suite_file")}
     tuned: dict[str, set[str]] = defaultdict(set)
     for r in rep.records:
-        if r["params_source"].startswith("study:"):
-            tuned[r["suite"]].add(r["model"])
+        suite = study_suite(r["params_source"])
+        if suite:  # the suite the study was tuned on (a sweep point may borrow another point's study)
+            tuned[suite].add(r["model"])
     if tuned:
         budgets = sorted({s.budget for s in rep.studies if s.budget})
         trials = f" --trials {budgets[-1]}" if budgets else ""
         for models, suites in _grouped({s: tuple(sorted(m, key=model_key)) for s, m in tuned.items()}):
-            cmds.append(f"mtlbench tune {' '.join(models)} {_suite_args(suites, P, files)}{trials} --profile {P}")
+            cmds.append(f"mtlbench tune {' '.join(models)} {_suite_args(suites, P)}{trials} --profile {P}")
     for variant, suites_ in (("", rep.suites), (" --params-from default", rep.default_suites or [])):
         per_suite = {s.suite: (tuple(m.model for m in s.models), max(len(m.seeds) for m in s.models)) for s in suites_}
         for (models, n_seeds), suites in _grouped(per_suite):
@@ -724,7 +739,7 @@ def _commands(rep: Report) -> list[str]:
         per_suite = {u.suite: () for u in rep.utilisation}
         for models in sorted({tuple(u.model for u in rep.utilisation if u.suite == s) for s in per_suite}):
             us = [s for s in per_suite if tuple(u.model for u in rep.utilisation if u.suite == s) == models]
-            cmds.append(f"mtlbench utilisation {' '.join('--model ' + m for m in models)} {_suite_args(us, P, files)} --profile {P}")
+            cmds.append(f"mtlbench utilisation {' '.join('--model ' + m for m in models)} {_suite_args(us, P)} --profile {P}")
     cmds.append(f"mtlbench report --profile {P}")
     return cmds
 

@@ -308,6 +308,7 @@ def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progr
         errors: dict[int, DivergedError] = {}
         costs = []
         shown, offset = [-1], [0]
+        stacked = False
 
         def on_epoch(seed, epoch, score, metrics):
             if progress and offset[0] + epoch > shown[0]:
@@ -333,13 +334,14 @@ def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progr
                         errors[seed] = result
                     else:
                         results[seed].append(result)
+            stacked = True
         except MtlbenchError:
             raise
         except Exception:  # noqa: BLE001 - e.g. an op vmap cannot batch: train these seeds one by one instead
-            return set()  # (the fits done so far resume from their checkpoints)
+            return set()  # (the fits done so far resume from their checkpoints; the bar counts them then)
         finally:
             if progress:
-                progress.end(len(mine))
+                progress.end(len(mine) if stacked else 0)
         for seed in mine:
             label = f"{data.name}/{model_name}/seed{seed}"
             if seed in errors:

@@ -618,20 +618,27 @@ def load_study_summary(path: Path) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- tuned params for `mtlbench run`
 def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str, Any] | None:
-    """The summary of ``model``'s study at the sweep point nearest to ``data``'s (same family, same other
-    parameters, closest value of the family's ``sweep_param``; ties go to the lower value), or None.
+    """The summary of ``model``'s study at the sweep point nearest to ``data``'s (same family and version, same
+    other parameters once the family's defaults are filled in, closest value of the family's ``sweep_param``;
+    ties go to the lower value), or None.
 
     Tuning every point of a sweep costs as much as tuning a suite per point; tuning a few points (e.g.
     p = 0, 0.5, 1) and letting the others borrow is the documented protocol of the standard leaderboard.
-    A borrowed run's ``params_source`` names the study it came from, so reports show the borrowing."""
+    A borrowed run's ``params_source`` names the study it came from, so reports show the borrowing.
+    An unreadable or foreign summary in the folder is skipped with a warning, never fatal to the run."""
     from .names import parse_instance
     from .suites import get_family
 
     family, own = parse_instance(data.name)
-    key = getattr(get_family(family), "sweep_param", None) if family == data.family else None
-    if key is None or key not in data.params:
+    fam = get_family(family) if family == data.family else None
+    key = getattr(fam, "sweep_param", None)
+    if fam is None or key is None or key not in data.params:
         return None
-    rest = {k: v for k, v in own.items() if k != key}
+
+    def others(params: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in fam.check_params(params).items() if k != key}
+
+    rest = others(own)
     best: tuple[float, float, dict[str, Any]] | None = None
     stems = {f.stem for f in folder.glob(f"{study_slug(model, family)}*") if f.suffix in (".json", ".journal")}
     for stem in sorted(stems):
@@ -639,14 +646,17 @@ def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str
             continue
         try:
             s = load_study_summary(folder / f"{stem}.json")
-            fam, params = parse_instance(str(s.get("suite")))
-        except MtlbenchError:
+            if not isinstance(s, dict):
+                raise TypeError("not a study summary")
+            fam_name, params = parse_instance(str(s.get("suite")))
+            if (s.get("model") != model or fam_name != family or key not in params or others(params) != rest
+                    or s.get("suite_version") != data.version or not (s.get("best") or {}).get("run_params")):
+                continue
+            value = float(params[key])
+        except Exception as err:  # noqa: BLE001 - a foreign or broken file must not stop the run
+            warnings.warn(f"ignoring study summary {folder / stem}.json ({err.__class__.__name__}: {err})", stacklevel=2)
             continue
-        if s.get("model") != model or fam != family or key not in params or {k: v for k, v in params.items() if k != key} != rest:
-            continue
-        if not (s.get("best") or {}).get("run_params"):
-            continue
-        cand = (abs(float(params[key]) - float(data.params[key])), float(params[key]), s)
+        cand = (round(abs(value - float(data.params[key])), 9), value, s)  # rounded: 0.2 is as near 0.1 as 0.3
         if best is None or cand[:2] < best[:2]:
             best = cand
     return None if best is None else best[2]

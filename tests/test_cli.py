@@ -136,3 +136,16 @@ def test_progress_accounts_for_every_run_so_the_bar_reaches_100_percent(tmp_path
     again = _CountingProgress()  # 3 runs exist (skipped), 3 new ones are trained
     run(["hard_sharing", "single_task"], [TINY], seeds=3, device="cpu", results_dir=res, progress=again)
     assert again.runs == 6
+
+
+def test_progress_counts_a_stacked_group_that_falls_back_once(tmp_path, monkeypatch):
+    from mtlbench import multiseed, run
+
+    def cannot_stack(*args, **kwargs):
+        raise RuntimeError("an op vmap cannot batch")
+
+    monkeypatch.setenv("MTLBENCH_STACK_SEEDS", "1")
+    monkeypatch.setattr(multiseed, "fit_seeds", cannot_stack)
+    progress = _CountingProgress()
+    summary = run(["hard_sharing"], [TINY], seeds=3, device="cpu", results_dir=tmp_path / "res", progress=progress)
+    assert len(summary.done) == 3 and progress.runs == 3  # trained one by one after the failed stacked attempt

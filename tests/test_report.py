@@ -228,7 +228,7 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     assert "## Tuning" in md and "1.4000" in md and "tuning_toy_a_1.png" in md
     assert "2099" not in md  # the export time is not a record field: never in the file
     # total compute: 10 records × 1.5 s of training + 4 trials × 90 s
-    assert "0.2 min of training summed over 10 runs + 6.0 min summed over 4 tuning trials (1 CPU thread per run)" in md
+    assert "0.2 min of training summed over 10 runs + 6.0 min summed over 4 tuning trials (pruned and failed included); 1 CPU thread per run" in md
     assert "mtlbench tune mmoe --suite 'toy[a=1]' --trials 4 --profile quick" in md
     from mtlbench import charts as C
 
@@ -237,6 +237,22 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     assert 'id="tuning_toy_a_1"' in text and 'id="importance_toy_a_1"' in text  # history + importance (HTML only)
     imp = C.importance([p for p in rep.studies[0].params])
     assert set(imp) == {"lr", "width"} and sum(imp.values()) == pytest.approx(1.0)
+
+
+def test_reproduce_commands_tune_only_the_points_that_were_tuned(root):
+    """A sweep point that borrowed a neighbour's study is run, not tuned (its study is the neighbour's)."""
+    tasks = (MSE, {**MSE, "name": "y2"})
+    recs = []
+    for p, study in (("0", "0"), ("0.5", "0"), ("1", "1")):
+        src = f"study:hard_sharing@synthetic[p={study}]@quick#1"
+        recs += seeds(f"synthetic[p={p}]", "single_task", [1.0, 1.0], tasks=tasks)
+        recs += seeds(f"synthetic[p={p}]", "hard_sharing", [0.9, 0.9], tasks=tasks, source=src)
+    write(root, recs)
+    cmds = R._commands(R.build_report("quick", root))
+    assert [c for c in cmds if c.startswith("mtlbench tune")] == [
+        "mtlbench tune hard_sharing --suite 'synthetic[p=0]' --suite 'synthetic[p=1]' --profile quick"]
+    assert R.study_suite("study:single_task@census_income[group=1]@standard#t3,t7") == "census_income[group=1]"
+    assert R.study_suite("study:mmoe@video@standard@mo#2") == "video" and R.study_suite("default") is None
 
 
 # ------------------------------------------------------------------ files, determinism, --check

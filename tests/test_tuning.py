@@ -239,6 +239,23 @@ def test_a_sweep_point_without_a_study_borrows_the_nearest_tuned_point(tmp_path)
     other = mtlbench.load_suite("synthetic[p=0.2,n_train=500,n_val=300,n_test=300]", QUICK)
     assert resolve("hard_sharing", other, QUICK).source == "default"
     assert resolve("mmoe", mtlbench.load_suite(point(0.2), QUICK), QUICK).source == "default"
+    # broken or foreign summaries beside them are skipped with a warning, never fatal to the run
+    folder = T.studies_dir("quick", res)
+    (folder / "hard_sharing@synthetic_junk.json").write_text("[]")
+    good = json.loads(next(folder.glob("hard_sharing@synthetic_p=1_*.json")).read_text())
+    (folder / "hard_sharing@synthetic_high.json").write_text(json.dumps({**good, "suite": "synthetic[p=high]"}))
+    with pytest.warns(UserWarning, match="ignoring study summary"):
+        rp = resolve("hard_sharing", mtlbench.load_suite(point(0.8), QUICK), QUICK)
+    assert rp.source.startswith(f"study:hard_sharing@{point(1)}@quick#")
+
+
+def test_borrowing_fills_in_family_defaults_and_breaks_float_ties_low(tmp_path):
+    res = tmp_path / "results"
+    point = "synthetic[p={},n_train=600,n_val=300,n_test=300{}]".format
+    T.tune(["hard_sharing"], [point(0.1, ",d=100"), point(0.3, "")], n_trials=1, results_dir=res, sampler_seed=0)
+    rp = T.StudyParams(None, res)("hard_sharing", mtlbench.load_suite(point(0.2, ""), QUICK), QUICK)
+    # d=100 is the default, so p=0.1 with d=100 is the same sweep; 0.2 - 0.1 == 0.3 - 0.2 in decimals: the lower wins
+    assert rp.source.startswith(f"study:hard_sharing@{point(0.1, ',d=100')}@quick#"), rp.source
 
 
 # ------------------------------------------------------------------ run uses tuned params

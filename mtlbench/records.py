@@ -214,11 +214,19 @@ def load_results(profile: str = "standard", results_dir: str | Path | None = Non
 
 # ---------------------------------------------------------------- provenance
 @functools.cache
+@functools.cache
 def git_commit() -> str:
-    """The git commit of the code that runs: its own checkout (editable install), or, for an installed
-    copy, the checkout in the working directory when its ``mtlbench/`` sources are byte-identical to the
-    installed ones (the README's ``pip install .`` in a clone). ``-dirty`` marks uncommitted changes."""
+    """Once per process (the code that runs was loaded at start; a checkout edited later does not change it;
+    ``runner.run`` asks before training). The git commit of the code that runs: its own checkout (editable install); for an installed copy, the
+    commit stamped at build time (``_build_commit.txt``, written by ``setup.py`` when a wheel is built from a
+    git checkout); else the checkout in the working directory when its ``mtlbench/`` sources are
+    byte-identical to the installed ones. ``-dirty`` marks uncommitted changes."""
     src = Path(__file__).resolve().parent
+    stamp = src / "_build_commit.txt"
+    if not (src.parent / ".git").exists() and stamp.is_file():
+        commit = stamp.read_text().strip()
+        if commit:
+            return commit
     candidates = [src.parent]
     here = Path.cwd().resolve()
     candidates += [d for d in (here, *here.parents) if (d / "mtlbench" / "__init__.py").exists()][:1]

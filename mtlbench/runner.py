@@ -227,6 +227,7 @@ def run(
         raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
     store = RecordStore(prof.name, results_dir)
     check_writable(store.dir)
+    git_commit()  # now, while the checkout still matches the loaded code (cached for every record)
     if params is None:  # tuned params from this profile's studies (mtlbench tune) when they exist, else defaults
         from .tuning import StudyParams
 

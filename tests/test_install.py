@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import mtlbench
 
 
@@ -27,3 +29,20 @@ def test_every_plugin_module_is_registered():
     files = {p.stem for p in Path(b.__path__[0]).glob("*.py") if not p.stem.startswith("_")}
     modules = {mtlbench.model.get_model_class(m).__module__.rsplit(".", 1)[-1] for m in mtlbench.list_models()}
     assert files <= modules | {"__init__"}
+
+
+def test_a_non_editable_install_names_the_commit_it_was_built_from(tmp_path):
+    """Records name the code that ran even when the checkout changes after `pip install .` (setup.py stamps it)."""
+    pkg = Path(mtlbench.__file__).resolve().parent
+    if (pkg.parent / ".git").exists():
+        pytest.skip("editable install: git_commit reads the checkout itself")
+    repo = Path(__file__).resolve().parents[1]
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("the tests do not sit in a git checkout, so there is no commit to compare with")
+    stamp = (pkg / "_build_commit.txt").read_text().strip()
+    assert stamp.removesuffix("-dirty") == head.stdout.strip()
+    # from a directory without the sources (where the old heuristic said "unknown"), the stamp still answers
+    code = "from mtlbench.records import git_commit; print(git_commit())"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == stamp, res.stderr

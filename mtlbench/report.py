@@ -731,7 +731,9 @@ def _commands(rep: Report) -> list[str]:
         trials = f" --trials {budgets[-1]}" if budgets else ""
         for models, suites in _grouped({s: tuple(sorted(m, key=model_key)) for s, m in tuned.items()}):
             cmds.append(f"mtlbench tune {' '.join(models)} {_suite_args(suites, P)}{trials} --profile {P}")
-    for variant, suites_ in (("", rep.suites), (" --params-from default", rep.default_suites or [])):
+    # every compared run at defaults: say so (studies may exist by the time someone re-runs the command)
+    best = " --params-from default" if all(r["params_source"] == "default" for r in rep.records) else ""
+    for variant, suites_ in ((best, rep.suites), (" --params-from default", rep.default_suites or [])):
         per_suite = {s.suite: (tuple(m.model for m in s.models), max(len(m.seeds) for m in s.models)) for s in suites_}
         for (models, n_seeds), suites in _grouped(per_suite):
             cmds.append(f"mtlbench run {' '.join(models)} {_suite_args(suites, P, files)} --seeds {n_seeds} --profile {P}{variant}")

@@ -880,9 +880,13 @@ def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str) ->
         table.append([str(i), code(r["model"]), f"{r['mean_rank']:.2f}",
                       *[f"{r['per_family'][f]:.2f}".rstrip("0").rstrip(".") if f in r["per_family"] else "–" for f in families],
                       count(r["beats"]), count(r["seesaw"])])
+    partial = [f"`{r['model']}` ({len(r['per_family'])} of {len(families)})" for r in rows if len(r["per_family"]) < len(families)]
+    note = ([f"Not every model ran on every suite family; these mean ranks cover fewer families and are not comparable "
+             f"with the rest: {', '.join(partial)}.", ""] if partial else [])
     return [
         f"## {title}",
         "",
+        *note,
         "Rank within each suite by the mean test score over seeds (SPEC.md §2's `− mean_k log(err_k)`, err = 1 − AUC "
         "or MSE; 1 = best, ties share the mean rank); a sweep counts as one suite family (its points' ranks are "
         "averaged); mean rank over families. **beats single-task** / **seesaw**: in how many suite families "

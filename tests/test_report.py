@@ -195,6 +195,10 @@ def test_ranking_counts_a_sweep_as_one_family(root):
     assert mmoe["mean_rank"] == pytest.approx(((4 / 3) + 2) / 2)
     md = R.render_markdown(rep)
     assert "synthetic (sweep, 3 pts)" in md
+    assert "Not every model ran on every suite family" not in md
+    write(root, seeds("toy[a=2]", "single_task", [0.9, 1.0]))  # mmoe has not run there (yet)
+    md = R.render_markdown(R.build_report("quick", root))
+    assert "these mean ranks cover fewer families and are not comparable with the rest: `mmoe` (2 of 3)." in md
     assert "1/2 (synthetic: 2/3 points)" in md  # beats single-task on the sweep (2 of 3 points), not on toy
     assert "## Correlation sweep" in md and "sweep_synthetic.png" in md
 

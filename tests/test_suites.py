@@ -304,7 +304,8 @@ def test_user_suite_file_end_to_end(tmp_path):
     from mtlbench import report as R
 
     # the leaderboard's reproduce command names the suite file (a bare --suite shop would be unknown)
-    assert f"mtlbench run hard_sharing --suite-file {path} --seeds 1 --profile quick" in R._commands(R.build_report("quick", tmp_path / "res"))
+    assert f"mtlbench run hard_sharing --suite-file {path} --seeds 1 --profile quick --params-from default" in R._commands(
+        R.build_report("quick", tmp_path / "res"))
     from typer.testing import CliRunner
 
     from mtlbench.cli import app

@@ -214,13 +214,12 @@ def load_results(profile: str = "standard", results_dir: str | Path | None = Non
 
 # ---------------------------------------------------------------- provenance
 @functools.cache
-@functools.cache
 def git_commit() -> str:
-    """Once per process (the code that runs was loaded at start; a checkout edited later does not change it;
-    ``runner.run`` asks before training). The git commit of the code that runs: its own checkout (editable install); for an installed copy, the
+    """The git commit of the code that runs: its own checkout (editable install); for an installed copy, the
     commit stamped at build time (``_build_commit.txt``, written by ``setup.py`` when a wheel is built from a
     git checkout); else the checkout in the working directory when its ``mtlbench/`` sources are
-    byte-identical to the installed ones. ``-dirty`` marks uncommitted changes."""
+    byte-identical to the installed ones. ``-dirty`` marks uncommitted changes. Computed once per process
+    (``runner.run`` asks before training, while the checkout still matches the loaded code)."""
     src = Path(__file__).resolve().parent
     stamp = src / "_build_commit.txt"
     if not (src.parent / ".git").exists() and stamp.is_file():

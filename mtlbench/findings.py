@@ -244,10 +244,14 @@ def _sweep(suites: list[SuiteResult]) -> list[str]:
             finding = "reproduces"
         elif tau < 0:
             finding = "holds in direction but not significantly"
+        elif p_tau is not None and p_tau < ALPHA:
+            finding = "is contradicted (the gap grows with p)"
         else:
-            finding = "does not reproduce"
+            finding = "is not seen (no falling trend over these points)"
         low = [g for q, g in zip(ps, gaps) if q <= 0.5]
         high = [g for q, g in zip(ps, gaps) if q > 0.5]
+        if low and float(np.mean(low)) < 0:
+            finding += "; at low correlation MMoE is worse than the shared bottom, the opposite of the paper"
         out += [f"### Synthetic sweep (`{fam}`): shared-bottom vs MMoE as task correlation falls", "",
                 "MMoE paper: the lower the correlation p between the two regression tasks, the larger MMoE's "
                 "advantage over a shared bottom (OMoE in between). Ours: test MSE averaged over both tasks, mean "

@@ -79,7 +79,9 @@ def test_sweep_gap_growing_as_correlation_falls_reproduces(root):
     assert "Kendall τ = -1.00 (p=0.083; exact where there are no ties): the MMoE paper's finding holds in direction but not significantly" in md
     for name, points, needle in (
             ("six", [(0.2 * i, 1.5 - 0.1 * i) for i in range(6)], "τ = -1.00 (p=0.0028; exact where there are no ties): the MMoE paper's finding reproduces"),
-            ("opposite", [(0, 1.0), (0.5, 1.1), (1, 1.2)], "finding does not reproduce"),
+            ("opposite", [(0, 1.0), (0.5, 1.1), (1, 1.2)], "finding is not seen (no falling trend over these points)"),
+            ("contradicted", [(0.2 * i, 0.7 + 0.1 * i) for i in range(6)],
+             "finding is contradicted (the gap grows with p); at low correlation MMoE is worse than the shared bottom"),
             ("flat", [(0, 1.1), (0.5, 1.1), (1, 1.1)], "finding cannot be tested (the gap does not vary)")):
         recs = []
         for p, hs in points:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .report import (BETTER, MARK, NA, NS, REFERENCE, WORSE, ALPHA, ModelResult, SuiteResult, _census_group, _task_kind,
+from .report import (BETTER, MARK, NA, NS, REFERENCE, WORSE, ALPHA, ModelResult, SuiteResult,
                      code, fnum, fp, holm, md_table, model_key, ranking, test_score, verdict, welch_p)
 
 if TYPE_CHECKING:
@@ -99,6 +99,27 @@ def _comparison(m: ModelResult, task: str):
 
 
 # ====================================================================== census
+def _task_kind(name: str) -> str | None:
+    n = name.lower()
+    for key, kind in (("income", "income"), ("marri", "marital"), ("marit", "marital"), ("educ", "education")):
+        if key in n:
+            return kind
+    return None
+
+
+def _census_group(s: SuiteResult) -> int | None:
+    if "census" not in s.family.lower():
+        return None
+    for k in ("group", "g", "grp"):
+        v = s.params.get(k)
+        if v is not None:
+            try:
+                return int(str(v).lower().removeprefix("g"))
+            except ValueError:
+                return None
+    return None
+
+
 def _census(suites: list[SuiteResult]) -> list[str]:
     rows_level, rows_gain, census_verdicts = [], [], []
     for s in suites:
@@ -211,6 +232,11 @@ def trend(xs: list[float], ys: list[float]) -> tuple[float, float | None]:
     return float(tau), (float(p) if math.isfinite(p) else None)
 
 
+def _seed_losses(m: ModelResult) -> list[float]:
+    """Per seed, the test MSE averaged over the tasks (the MMoE paper's synthetic 'average loss')."""
+    return [float(np.mean([t.values[i] for t in m.tasks])) for i in range(len(m.seeds))]
+
+
 def _sweep(suites: list[SuiteResult]) -> list[str]:
     by_family: dict[str, list[SuiteResult]] = {}
     for s in suites:
@@ -224,16 +250,12 @@ def _sweep(suites: list[SuiteResult]) -> list[str]:
             hs, mm, om = (_model(s, n) for n in ("hard_sharing", "mmoe", "omoe"))
             if hs is None or mm is None:
                 continue
-
-            def loss(m: ModelResult) -> list[float]:
-                return [float(np.mean([t.values[i] for t in m.tasks])) for i in range(len(m.seeds))]  # per seed
-
-            a, b = loss(hs), loss(mm)
+            a, b = _seed_losses(hs), _seed_losses(mm)
             gap = float(np.mean(a) - np.mean(b))  # > 0: MMoE's loss is lower
             p = welch_p(a, b)
             ps.append(float(s.params["p"]))
             gaps.append(gap)
-            rows.append([f"{float(s.params['p']):g}", f"{np.mean(a):.4f}", f"{np.mean(loss(om)):.4f}" if om else "–",
+            rows.append([f"{float(s.params['p']):g}", f"{np.mean(a):.4f}", f"{np.mean(_seed_losses(om)):.4f}" if om else "–",
                          f"{np.mean(b):.4f}", fnum(gap, 4, sign=True), fp(p)])
         if len(rows) < 3:
             continue

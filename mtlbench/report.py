@@ -587,27 +587,6 @@ def direction_arrow(t: dict[str, Any]) -> str:
 
 
 # ====================================================================== markdown
-def _task_kind(name: str) -> str | None:
-    n = name.lower()
-    for key, kind in (("income", "income"), ("marri", "marital"), ("marit", "marital"), ("educ", "education")):
-        if key in n:
-            return kind
-    return None
-
-
-def _census_group(s: SuiteResult) -> int | None:
-    if "census" not in s.family.lower():
-        return None
-    for k in ("group", "g", "grp"):
-        v = s.params.get(k)
-        if v is not None:
-            try:
-                return int(str(v).lower().removeprefix("g"))
-            except ValueError:
-                return None
-    return None
-
-
 def chart_dir(profile: str, results_dir: str | Path | None = None) -> Path:
     return profile_dir(profile, results_dir) / "charts"
 

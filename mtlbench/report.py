@@ -276,6 +276,8 @@ class Study:
     file: str
     seconds: float = 0.0  # wall time summed over the study's trials (one worker each)
     timed: int = 0  # trials with a recorded duration (any state)
+    pruner: str | None = None  # "hyperband", "halving", "median" or "none"
+    param_budget_rule: str | None = None  # how the study's parameter budget was set (same rule for every model)
 
 
 @dataclass
@@ -458,7 +460,9 @@ def _parse_study(st: Any, file: str) -> Study | None:
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
                  values=values, params=params, direction=direction if single else "pareto", file=file,
                  seconds=float(sum(t.get("duration_s") or 0.0 for t in trials)),
-                 timed=sum(1 for t in trials if t.get("duration_s")))
+                 timed=sum(1 for t in trials if t.get("duration_s")),
+                 pruner=str(attrs["pruner"]) if attrs.get("pruner") else None,
+                 param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None)
 
 
 def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> str:
@@ -741,7 +745,12 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
     n_tuned = sum(is_tuned(r["params_source"]) for r in recs)
     if rep.studies:
         budgets = sorted({s.budget for s in rep.studies if s.budget} or {s.finished for s in rep.studies})
-        budget = (f"{' / '.join(map(str, budgets))} trials per (model, suite) study; {len(rep.studies)} studies; "
+        pruners = sorted({s.pruner for s in rep.studies if s.pruner})
+        rules = sorted({s.param_budget_rule for s in rep.studies if s.param_budget_rule})
+        how = "; ".join([f"TPE sampler, {' / '.join(pruners)} pruning on the per-epoch validation score, pruned trials count"]
+                        * bool(pruners) + [f"parameter budget {' / '.join(rules)}"] * bool(rules))
+        budget = (f"{' / '.join(map(str, budgets))} trials per (model, suite) study, the same for every model"
+                  + (f" ({how})" if how else "") + f"; {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'}; "
                   f"{n_tuned} of {len(recs)} compared runs use tuned parameters")
     elif n_tuned:
         budget = f"{n_tuned} of {len(recs)} compared runs use tuned parameters (no study export found)"

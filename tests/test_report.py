@@ -221,7 +221,8 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     trials = [{"number": i, "state": st, "counted": True, "value": v, "params": {"lr": 10 ** -i, "width": [16, 32][i % 2]},
                "duration_s": 90.0} for i, (st, v) in enumerate([("COMPLETE", 1.0), ("PRUNED", None), ("COMPLETE", 1.4), ("COMPLETE", 1.2)])]
     study = {"study": "mmoe@toy[a=1]@quick", "model": "mmoe", "suite": suite, "directions": ["maximize"],
-             "multi_objective": False, "budget": {"n_trials": 4, "max_epochs": 3}, "n_counted": 4, "trials": trials,
+             "multi_objective": False, "budget": {"n_trials": 4, "max_epochs": 3, "pruner": "hyperband", "param_budget_rule": "4 x single_task's"},
+             "n_counted": 4, "trials": trials,
              "exported_at": "2099-01-01T00:00:00Z"}
     d = root / "quick" / "studies"
     d.mkdir(parents=True)
@@ -230,6 +231,9 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     assert model_of(suite_of(rep, suite), "mmoe").trials == "4 (1 pruned)"
     md = R.render_markdown(rep)
     assert "## Tuning" in md and "1.4000" in md and "tuning_toy_a_1.png" in md
+    # the header says what "the same budget" was: trials, sampler, pruner, parameter budget
+    assert ("4 trials per (model, suite) study, the same for every model (TPE sampler, hyperband pruning on the per-epoch "
+            "validation score, pruned trials count; parameter budget 4 x single_task's); 1 study; 5 of 10 compared runs") in md
     assert "2099" not in md  # the export time is not a record field: never in the file
     # total compute: 10 records × 1.5 s of training + 4 trials × 90 s
     assert "0.2 min of training summed over 10 runs + 6.0 min summed over 4 tuning trials (pruned and failed included); 1 CPU thread per run" in md

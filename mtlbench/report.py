@@ -288,6 +288,7 @@ class Utilisation:
     config: dict[str, Any]
     banks: dict[str, dict[str, Any]]  # name -> {mean, std, rows, cols, level}
     file: str
+    tasks: tuple[str, ...] = ()  # the suite's task names (a bank whose rows are these is a task-gate bank)
 
     @property
     def slug(self) -> str:
@@ -491,7 +492,8 @@ def load_utilisation(profile: str, results_dir: str | Path | None = None) -> lis
     for p in sorted(d.glob("*.json")):
         try:
             u = json.loads(p.read_text())
-            out.append(Utilisation(u["suite"], u["model"], int(u.get("seed", 0)), u.get("config", {}), ordered(u["banks"]), p.name))
+            out.append(Utilisation(u["suite"], u["model"], int(u.get("seed", 0)), u.get("config", {}), ordered(u["banks"]), p.name,
+                                   tuple(u.get("tasks", ()))))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
             warnings.warn(f"ignoring unreadable utilisation export {p}", stacklevel=2)
     return sorted(out, key=lambda u: (suite_key(u.suite), model_key(u.model)))

@@ -184,7 +184,7 @@ def tune_cmd(
                           soft_wrap=True)
 
     summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
-                     results_dir, sampler_seed, progress)
+                     results_dir, sampler_seed, progress, notify=lambda msg: err_console.print(Text(msg), soft_wrap=True))
     _print_tuning(summaries)
 
 

@@ -311,6 +311,37 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     return failed
 
 
+def running_trials(study: optuna.Study) -> list[int]:
+    """Numbers of the study's trials still training in a live worker (dead ones are failed first: local
+    workers by process, RDB storages by their heartbeat)."""
+    fail_dead_trials(study)
+    if isinstance(study._storage, optuna.storages.RDBStorage):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+
+
+#: how often a finished worker looks again at trials still training in other workers
+WAIT_POLL_SECONDS = 5.0
+
+
+def wait_for_other_workers(studies: list[optuna.Study], notify: Callable[[str], None] | None = None) -> None:
+    """Block until no trial of ``studies`` trains any more. A worker whose last trial was claimed by another
+    worker would otherwise return while that trial still trains, and a ``run`` started right after it would
+    use an unfinished study (``tune … && run …`` in each of several shells must be safe)."""
+    told = False
+    while True:
+        busy = {st.study_name: n for st in studies if (n := running_trials(st))}
+        if not busy:
+            return
+        if notify and not told:
+            notify("waiting for trials still training in other workers: "
+                   + ", ".join(f"{name} #{', #'.join(map(str, ns))}" for name, ns in busy.items()))
+            told = True
+        time.sleep(WAIT_POLL_SECONDS)
+
+
 class _Rejected(Exception):
     """The trial did not train (surplus over the trial budget); it is stored as FAIL and not counted."""
 
@@ -355,11 +386,14 @@ def tune(
     results_dir: str | Path | None = None,
     sampler_seed: int | None = None,
     progress: ProgressFn | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Tune every model on every suite instance (one study each) and return the studies' summaries.
 
     ``n_trials``: counted trials per study (default: the profile's ``DEFAULT_TRIALS``); a study that has
     them already runs nothing more. ``timeout``: seconds after which no new trial starts (per call).
+    Returns only when no trial of these studies still trains in another worker (``notify`` hears that it
+    waits), so the summaries are final and a ``run`` started next uses the whole budget.
     """
     from .runner import check_writable, resolve_device, resolve_models
 
@@ -378,7 +412,7 @@ def tune(
     check_writable(studies_dir(prof.name, results_dir))
     deadline = time.monotonic() + timeout if timeout else None
 
-    summaries = []
+    studies: list[tuple[optuna.Study, Path]] = []
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
@@ -386,11 +420,12 @@ def tune(
             data = load_suite(instance, prof)
             budget = param_budget(data)
             for model in model_names:
-                summaries.append(_tune_one(model, data, prof, target, deadline, storage, multi_objective, pruner,
-                                           dev, results_dir, budget, sampler_seed, progress))
+                studies.append(_tune_one(model, data, prof, target, deadline, storage, multi_objective, pruner,
+                                         dev, results_dir, budget, sampler_seed, progress))
+        wait_for_other_workers([st for st, _ in studies], notify=notify)
+        return [export_study(st, out) for st, out in studies]
     finally:
         optuna.logging.set_verbosity(verbosity)
-    return summaries
 
 
 def _study_attrs(model: str, data: SuiteData, prof: Profile, target: int, budget: int, multi: bool, pruner: str) -> dict[str, Any]:
@@ -436,7 +471,9 @@ def open_study(model: str, data: SuiteData, prof: Profile, target: int, budget: 
 
 def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline: float | None, storage_url: str | None,
               multi: bool, pruner: str, dev, results_dir, budget: int, sampler_seed: int | None,
-              progress: ProgressFn | None) -> dict[str, Any]:
+              progress: ProgressFn | None) -> tuple[optuna.Study, Path]:
+    """Run trials of one study until it holds ``target`` counted trials (or the deadline); returns the study
+    and its export's path."""
     study = open_study(model, data, prof, target, budget, storage_url, multi, pruner, results_dir, sampler_seed)
     name = study.study_name
     out = studies_dir(prof.name, results_dir) / f"{study_slug(model, data.name, multi)}.json"
@@ -514,7 +551,8 @@ def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline:
                                 sum(_counted(x) for x in study.get_trials(deepcopy=False)), target))
         if str(t.user_attrs.get("rejected", "")).startswith("surplus"):
             break
-    return export_study(study, out)
+    export_study(study, out)
+    return study, out
 
 
 # ---------------------------------------------------------------- summaries

@@ -137,17 +137,48 @@ def test_trial_of_a_killed_worker_is_failed_and_the_count_adds_up(tmp_path):
     assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2 and s["n_counted"] == 2
 
 
-def test_trials_started_by_a_live_worker_count_towards_the_budget(tmp_path):
+def test_trials_started_by_a_live_worker_count_towards_the_budget_and_are_waited_for(tmp_path, monkeypatch):
+    import threading
+
     res = tmp_path / "results"
     data = mtlbench.load_suite(TINY, QUICK)
     study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
     running = study.ask()  # another worker (alive: this process) is training trial 0
     running.set_user_attr("worker", T._worker())
     study.enqueue_trial(hard_sharing_params(0.01, 256))  # would be trial 1 if it started
-    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res)
+    monkeypatch.setattr(T, "WAIT_POLL_SECONDS", 0.05)
+    said: list[str] = []
+
+    def other_worker_finishes() -> None:
+        while not said:  # until tune has run out of trials and waits
+            time.sleep(0.05)
+        study.tell(running, 2.5)
+
+    threading.Thread(target=other_worker_finishes, daemon=True).start()
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res, notify=said.append)
     trials = journal_study(res, "hard_sharing").get_trials()
     assert trials[1].state == TrialState.FAIL and trials[1].user_attrs["rejected"].startswith("surplus")
-    assert "val_metrics" not in trials[1].user_attrs and s["n_counted"] == 0  # nothing trained beyond the budget
+    assert "val_metrics" not in trials[1].user_attrs  # nothing trained beyond the budget
+    # tune returned only once the other worker's trial had finished, and its summary counts it: a `run`
+    # started next sees the whole budget
+    assert said == [f"waiting for trials still training in other workers: {T.study_name('hard_sharing', TINY, 'quick')} #0"]
+    assert trials[0].state == TrialState.COMPLETE and s["n_counted"] == 1
+
+
+def test_waiting_ends_when_the_other_worker_dies(tmp_path, monkeypatch):
+    res = tmp_path / "results"
+    data = mtlbench.load_suite(TINY, QUICK)
+    study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
+    dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    running = study.ask()
+    running.set_user_attr("worker", {"host": T.socket.gethostname(), "pid": dead.pid, "start": T._proc_start(dead.pid)})
+    monkeypatch.setattr(T, "WAIT_POLL_SECONDS", 0.05)
+    said: list[str] = []
+    import threading
+
+    threading.Thread(target=dead.wait, daemon=True).start()  # reaped when it exits, as a shell would
+    T.wait_for_other_workers([study], notify=said.append)  # returns once the worker is gone (trial failed)
+    assert len(said) == 1 and journal_study(res, "hard_sharing").get_trials()[0].state == TrialState.FAIL
 
 
 def test_pruning_stops_a_deliberately_bad_trial(tmp_path):
@@ -313,7 +344,13 @@ def test_two_local_workers_share_one_journal_study(tmp_path):
     cmd = [sys.executable, "-m", "mtlbench.cli", "tune", "hard_sharing", "--suite", TINY, "--trials", "6",
            "--results-dir", str(res)]
     procs = [subprocess.Popen([*cmd, "--sampler-seed", str(i)], env=cli_env(tmp_path), cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    deadline = time.time() + 600
+    while all(p.poll() is None for p in procs) and time.time() < deadline:
+        time.sleep(0.05)
+    # whichever worker returns first, the study is complete then: `tune … && run …` in each shell is safe
+    first = journal_study(res, "hard_sharing").get_trials()
+    assert sum(T._counted(t) for t in first) == 6 and not [t for t in first if t.state == TrialState.RUNNING]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err

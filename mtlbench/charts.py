@@ -17,6 +17,7 @@ from html import escape
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -427,12 +428,27 @@ def _png_size(spec: ChartSpec) -> tuple[int, int]:
     return w, h
 
 
+@contextmanager
+def _stdlib_json():
+    """Serialise figures with the standard library's json, not orjson where it happens to be installed
+    (orjson escapes differently): the same records give byte-identical charts on every machine."""
+    import plotly.io as pio
+
+    engine = pio.json.config.default_engine
+    pio.json.config.default_engine = "json"
+    try:
+        yield
+    finally:
+        pio.json.config.default_engine = engine
+
+
 def write_charts(rep: Report, out_dir: Path, static: bool = True) -> tuple[Path, list[Path], str | None]:
     """Write ``report.html`` (+ ``plotly.min.js``) and, with ``static``, a PNG per embedded chart."""
     specs = chart_specs(rep)
-    figs = [build_figure(s) for s in specs]
-    html = write_html(rep, specs, figs, out_dir)
-    images, notice = write_static(specs, figs, out_dir) if static else ([], None)
+    with _stdlib_json():
+        figs = [build_figure(s) for s in specs]
+        html = write_html(rep, specs, figs, out_dir)
+        images, notice = write_static(specs, figs, out_dir) if static else ([], None)
     return html, images, notice
 
 

@@ -423,3 +423,33 @@ def test_html_report_opens_in_headless_browser_without_script_errors(root):
     bad.write_text(files.html.read_text().replace('src="plotly.min.js"', 'src="missing.js"'))
     errors, rendered = C.browser_errors(bad, browser)
     assert errors and rendered == 0
+
+
+def test_charts_are_the_same_bytes_with_or_without_orjson(root):
+    """plotly serialises with orjson where it is installed (it escapes "±" differently from json): the charts of
+    the same records must not depend on that."""
+    pytest.importorskip("orjson")
+    import plotly.io as pio
+
+    from mtlbench import charts as C
+
+    tasks = ({**MSE, "name": "vcr"}, {**MSE, "name": "vtr"})
+    write(root, seeds("video", "single_task", [1.0, 1.0], tasks=tasks) + seeds("video", "mmoe", [0.9, 1.1], tasks=tasks))
+    d = R.utilisation_dir("quick", root)
+    d.mkdir(parents=True)
+    bank = {"level": 1, "rows": ["vcr", "vtr"], "cols": ["expert 1", "expert 2"], "title": "task gates",
+            "mean": [[0.6, 0.4], [0.3, 0.7]], "std": [[0.1, 0.1], [0.2, 0.2]]}
+    (d / "video__mmoe.json").write_text(json.dumps({"suite": "video", "model": "mmoe", "tasks": ["vcr", "vtr"],
+                                                    "banks": {"gates": bank}}))
+    rep = R.build_report("quick", root)
+    before, out = pio.json.config.default_engine, {}
+    try:
+        for engine in ("orjson", "json"):
+            pio.json.config.default_engine = engine
+            html, _, _ = C.write_charts(rep, root / engine, static=False)
+            assert pio.json.config.default_engine == engine  # the caller's setting is left as it was
+            out[engine] = html.read_text()
+    finally:
+        pio.json.config.default_engine = before
+    assert 'id="util_video__mmoe"' in out["json"] and "0.60" in out["json"]
+    assert out["orjson"] == out["json"]

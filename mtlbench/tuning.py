@@ -28,7 +28,8 @@ Storage: by default one Optuna journal file per study, ``<results>/<profile>/stu
 (``JournalStorage`` + ``JournalFileBackend``: appends under a file lock, so concurrent local workers never
 hit SQLite's "database is locked"). ``--storage postgresql://…`` (or any SQLAlchemy URL) uses
 ``RDBStorage`` with a heartbeat, so trials of killed workers are marked FAIL; ``journal:PATH`` puts every
-study in one journal file. Running ``tune`` again continues a study up to N counted trials. After every
+study in one journal file. Running ``tune`` again continues a study up to N counted trials; a ``tune`` returns
+only when no trial of its studies still trains in another worker (``wait_for_other_workers``). After every
 trial the study is exported to ``<results>/<profile>/studies/<slug>.json`` (readable, committable).
 
 ``mtlbench run`` reads those summaries through :class:`StudyParams` (a ``runner.ParamsResolver``).
@@ -312,14 +313,18 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
 
 
 def running_trials(study: optuna.Study) -> list[int]:
-    """Numbers of the study's trials still training in a live worker (dead ones are failed first: local
-    workers by process, RDB storages by their heartbeat)."""
+    """Numbers of the study's trials known to be still training: in a live worker on this host (dead ones
+    are failed first), or, on an RDB storage, in any worker whose heartbeat is fresh (stale ones are failed).
+    A journal trial of another host is left out: nothing tells whether that worker still lives."""
     fail_dead_trials(study)
-    if isinstance(study._storage, optuna.storages.RDBStorage):
+    rdb = isinstance(study._storage, optuna.storages.RDBStorage)
+    if rdb:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    here = socket.gethostname()
+    return [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if rdb or (t.user_attrs.get("worker") or {}).get("host") == here]
 
 
 #: how often a finished worker looks again at trials still training in other workers

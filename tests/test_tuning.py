@@ -179,6 +179,13 @@ def test_waiting_ends_when_the_other_worker_dies(tmp_path, monkeypatch):
     threading.Thread(target=dead.wait, daemon=True).start()  # reaped when it exits, as a shell would
     T.wait_for_other_workers([study], notify=said.append)  # returns once the worker is gone (trial failed)
     assert len(said) == 1 and journal_study(res, "hard_sharing").get_trials()[0].state == TrialState.FAIL
+    # a journal trial left RUNNING by a worker of another machine (a copied or committed journal) can't be
+    # known alive or dead: it is not waited for (it would block every later `tune` of this study for ever)
+    foreign = study.ask()
+    foreign.set_user_attr("worker", {"host": "elsewhere.invalid", "pid": 1, "start": "1"})
+    said.clear()
+    T.wait_for_other_workers([study], notify=said.append)
+    assert said == [] and T.running_trials(study) == []
 
 
 def test_pruning_stops_a_deliberately_bad_trial(tmp_path):

@@ -477,8 +477,8 @@ def open_study(model: str, data: SuiteData, prof: Profile, target: int, budget: 
 def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline: float | None, storage_url: str | None,
               multi: bool, pruner: str, dev, results_dir, budget: int, sampler_seed: int | None,
               progress: ProgressFn | None) -> tuple[optuna.Study, Path]:
-    """Run trials of one study until it holds ``target`` counted trials (or the deadline); returns the study
-    and its export's path."""
+    """Run trials of one study until it holds ``target`` counted trials (or the deadline), exporting it after
+    each trial; returns the study and its export's path (``tune`` exports it once more when every worker is done)."""
     study = open_study(model, data, prof, target, budget, storage_url, multi, pruner, results_dir, sampler_seed)
     name = study.study_name
     out = studies_dir(prof.name, results_dir) / f"{study_slug(model, data.name, multi)}.json"
@@ -556,7 +556,6 @@ def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline:
                                 sum(_counted(x) for x in study.get_trials(deepcopy=False)), target))
         if str(t.user_attrs.get("rejected", "")).startswith("surplus"):
             break
-    export_study(study, out)
     return study, out
 
 

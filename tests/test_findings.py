@@ -6,7 +6,7 @@ import pytest
 from mtlbench import findings as F
 from mtlbench import report as R
 
-from test_report import MSE, root, seeds, write  # noqa: F401 - `root` is a fixture
+from test_report import MSE, root, seeds, util_export, write  # noqa: F401 - `root` is a fixture
 
 INCOME = {"name": "income_50k", "kind": "binary", "metric": "auc", "higher_is_better": True}
 MARRIED = {"name": "never_married", "kind": "binary", "metric": "auc", "higher_is_better": True}
@@ -164,28 +164,19 @@ def test_distance_to_a_published_range(x, r, d):
     assert F._outside(x, r) == pytest.approx(d)
 
 
-def _util_export(root, suite: str, model: str, tasks: list[str], banks: dict) -> None:
-    import json
-
-    d = R.utilisation_dir("quick", root)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / f"{R.slug(suite)}__{model}.json").write_text(json.dumps(
-        {"suite": suite, "model": model, "seed": 0, "config": {}, "tasks": tasks, "banks": banks}))
-
-
 def test_expert_utilisation_spread_and_the_ple_papers_claim(root):
     write(root, seeds("video", "single_task", [0.050, 0.80], tasks=(VCR, VTR)))
     tasks = ["vcr", "vtr"]
     cols3 = ["expert 1", "expert 2", "expert 3"]
     cgc_cols = ["vcr expert 1", "vtr expert 1", "shared expert 1"]
-    _util_export(root, "video", "mmoe", tasks, {"gates": {
+    util_export(root, "video", "mmoe", tasks, {"gates": {
         "level": 1, "rows": tasks, "cols": cols3, "mean": [[0.30, 0.30, 0.40], [0.36, 0.28, 0.36]]}})
-    _util_export(root, "video", "ml_mmoe", tasks, {
+    util_export(root, "video", "ml_mmoe", tasks, {
         # ML-MMoE's expert gates are rows of level-2 experts, not tasks: never a spread, however uneven
         "expert_gates.0": {"level": 2, "rows": ["L2 expert 1", "L2 expert 2"], "cols": ["L1 expert 1", "L1 expert 2"],
                            "mean": [[1.0, 0.0], [0.0, 1.0]]},
         "task_gates": {"level": 2, "rows": tasks, "cols": ["L2 expert 1", "L2 expert 2"], "mean": [[0.5, 0.5], [0.4, 0.6]]}})
-    _util_export(root, "video", "ple", tasks, {
+    util_export(root, "video", "ple", tasks, {
         "levels.0.task_gates": {"level": 1, "rows": tasks, "cols": cgc_cols, "mean": [[0.7, None, 0.3], [None, 0.2, 0.8]]},
         "levels.0.shared_gate": {"level": 1, "rows": ["shared"], "cols": cgc_cols, "mean": [[0.1, 0.1, 0.8]]}})
     md = R.render_markdown(R.build_report("quick", root))
@@ -195,7 +186,7 @@ def test_expert_utilisation_spread_and_the_ple_papers_claim(root):
     assert rows[2][5] == "vcr 0.30 · vtr 0.80"  # the task that cannot mix an expert is left out
     assert "`video`: MMoE / ML-MMoE 0.06–0.10, CGC / PLE 0.50–0.50: reproduced" in md
 
-    _util_export(root, "video", "cgc", tasks, {"levels.0.task_gates": {
+    util_export(root, "video", "cgc", tasks, {"levels.0.task_gates": {
         "level": 1, "rows": tasks, "cols": cgc_cols, "mean": [[0.5, None, 0.5], [None, 0.5, 0.5]]}})
     md = R.render_markdown(R.build_report("quick", root))
     assert "CGC / PLE 0.00–0.50: mixed" in md  # CGC's tasks weight the shared expert alike

@@ -425,6 +425,14 @@ def test_html_report_opens_in_headless_browser_without_script_errors(root):
     assert errors and rendered == 0
 
 
+def util_export(root: Path, suite: str, model: str, tasks: list[str], banks: dict) -> None:
+    """A utilisation export as `mtlbench utilisation` writes it (only the fields the report reads)."""
+    d = R.utilisation_dir("quick", root)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{R.slug(suite)}__{model}.json").write_text(json.dumps(
+        {"suite": suite, "model": model, "seed": 0, "config": {}, "tasks": tasks, "banks": banks}))
+
+
 def test_charts_are_the_same_bytes_with_or_without_orjson(root):
     """plotly serialises with orjson where it is installed (it escapes "±" differently from json): the charts of
     the same records must not depend on that."""
@@ -435,12 +443,9 @@ def test_charts_are_the_same_bytes_with_or_without_orjson(root):
 
     tasks = ({**MSE, "name": "vcr"}, {**MSE, "name": "vtr"})
     write(root, seeds("video", "single_task", [1.0, 1.0], tasks=tasks) + seeds("video", "mmoe", [0.9, 1.1], tasks=tasks))
-    d = R.utilisation_dir("quick", root)
-    d.mkdir(parents=True)
-    bank = {"level": 1, "rows": ["vcr", "vtr"], "cols": ["expert 1", "expert 2"], "title": "task gates",
-            "mean": [[0.6, 0.4], [0.3, 0.7]], "std": [[0.1, 0.1], [0.2, 0.2]]}
-    (d / "video__mmoe.json").write_text(json.dumps({"suite": "video", "model": "mmoe", "tasks": ["vcr", "vtr"],
-                                                    "banks": {"gates": bank}}))
+    util_export(root, "video", "mmoe", ["vcr", "vtr"], {"gates": {
+        "level": 1, "rows": ["vcr", "vtr"], "cols": ["expert 1", "expert 2"], "title": "task gates",
+        "mean": [[0.6, 0.4], [0.3, 0.7]], "std": [[0.1, 0.1], [0.2, 0.2]]}})
     rep = R.build_report("quick", root)
     before, out = pio.json.config.default_engine, {}
     try:

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import optuna
@@ -138,8 +139,6 @@ def test_trial_of_a_killed_worker_is_failed_and_the_count_adds_up(tmp_path):
 
 
 def test_trials_started_by_a_live_worker_count_towards_the_budget_and_are_waited_for(tmp_path, monkeypatch):
-    import threading
-
     res = tmp_path / "results"
     data = mtlbench.load_suite(TINY, QUICK)
     study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
@@ -174,8 +173,6 @@ def test_waiting_ends_when_the_other_worker_dies(tmp_path, monkeypatch):
     running.set_user_attr("worker", {"host": T.socket.gethostname(), "pid": dead.pid, "start": T._proc_start(dead.pid)})
     monkeypatch.setattr(T, "WAIT_POLL_SECONDS", 0.05)
     said: list[str] = []
-    import threading
-
     threading.Thread(target=dead.wait, daemon=True).start()  # reaped when it exits, as a shell would
     T.wait_for_other_workers([study], notify=said.append)  # returns once the worker is gone (trial failed)
     assert len(said) == 1 and journal_study(res, "hard_sharing").get_trials()[0].state == TrialState.FAIL

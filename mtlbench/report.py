@@ -628,9 +628,10 @@ def _hardware(records: list[dict[str, Any]]) -> str:
     for r in records:
         hw = r.get("extra", {}).get("hardware") if isinstance(r.get("extra"), dict) else None
         threads = r.get("threads", "?")
-        desc = str(hw) if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
+        # older records say "(1 threads)": one spelling, so one group per machine
+        desc = str(hw).replace("(1 threads)", "(1 thread)") if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
         counts[desc] += 1
-    return "; ".join(f"{k} ({v} runs)" for k, v in sorted(counts.items()))
+    return "; ".join(f"{k} ({v} run{'' if v == 1 else 's'})" for k, v in sorted(counts.items()))
 
 
 def _hours(seconds: float) -> str:

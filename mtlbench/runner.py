@@ -189,7 +189,8 @@ def hardware(device: torch.device) -> str:
             name = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), name)
     except OSError:
         pass
-    return f"{name} ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"{name} ({n} thread{'' if n == 1 else 's'})"
 
 
 def run(

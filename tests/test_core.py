@@ -218,6 +218,8 @@ def test_run_writes_records_skips_existing_and_reads_back(tmp_path):
                   "versions", "commit", "timestamp", "test_se"):
         assert field in rec
     assert rec["flops_per_sample"] > 0 and rec["n_params"] > 0 and rec["params_source"] == "default"
+    n = rec["threads"]
+    assert rec["extra"]["hardware"].endswith(f"({n} thread{'' if n == 1 else 's'})")
     assert not (res_dir / "standard").exists()  # profiles are kept apart
 
 

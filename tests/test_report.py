@@ -1,6 +1,7 @@
 """Seesaw reports and the leaderboard: gains, significance, flags, determinism, --check, charts."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -75,6 +76,13 @@ def test_gain_sign_follows_metric_direction():
     assert R.gain(1.3, 1.2, higher_is_better=False) == pytest.approx(-0.1)
     assert R.relative_gain(0.2, 1.25) == pytest.approx(16.0)
     assert R.relative_gain(-0.01, 0.5) == pytest.approx(-2.0)
+
+
+def test_hardware_groups_one_machine_once_whatever_the_thread_spelling():
+    recs = [dataclasses.asdict(record("s", "mtl", i, [0.8, 1.0])) for i in range(4)]
+    for r, hw in zip(recs, ["Xeon (1 threads)", "Xeon (1 thread)", "Xeon (2 threads)", None]):
+        r["extra"] = {"hardware": hw} if hw else {}
+    assert R._hardware(recs) == "Xeon (1 thread) (2 runs); Xeon (2 threads) (1 run); cpu, 1 thread (1 run)"
 
 
 def test_holm_and_welch():

@@ -45,7 +45,7 @@ from .data import Split, SuiteData
 from .errors import DivergedError, MtlbenchError
 from .loss import masked_loss
 from .model import MTLModel
-from .perf import tune_cpu_allocator
+from .perf import flush_denormals, tune_cpu_allocator
 from .train import FitResult, TrainConfig, _restore_best, _Selection, evaluate_split, fit, make_optimizer, seed_everything, write_checkpoint
 
 #: on_epoch(seed, epoch, val_score, val_metrics), called after each epoch of each seed still training.
@@ -256,6 +256,7 @@ def _fit_stacked(models, seeds, rngs, paths, data: SuiteData, cfg: TrainConfig, 
         m.to(device)
     if device.type == "cpu":
         tune_cpu_allocator()
+        flush_denormals()
     train = data.train.to(device)
     val = data.val.to(device)
     is_binary = torch.tensor([t.kind == "binary" for t in data.tasks], device=device)

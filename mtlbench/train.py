@@ -18,7 +18,7 @@ from .data import Split, SuiteData
 from .errors import DivergedError, MtlbenchError
 from .loss import masked_loss, task_weights
 from .model import MTLModel
-from .perf import maybe_compile, tune_cpu_allocator
+from .perf import flush_denormals, maybe_compile, tune_cpu_allocator
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,7 @@ def fit(
     model.to(device)
     if device.type == "cpu":
         tune_cpu_allocator()  # no page faults on every step's activations (mtlbench/perf.py)
+        flush_denormals()  # denormal weights and optimizer state slow CPU GEMMs up to 7x (mtlbench/perf.py)
     forward = maybe_compile(model)  # the model itself unless MTLBENCH_COMPILE=1
     train = data.train.to(device)
     val = data.val

@@ -256,3 +256,36 @@ def test_unknown_names_are_one_line_errors():
         if torch.cuda.is_available():
             raise MtlbenchError("no CUDA (skipped: a GPU is present)")
         mtlbench.run(["hard_sharing"], [TINY], device="cuda")
+
+
+_FTZ_SCRIPT = """
+import torch
+torch.set_num_threads(2)
+denormal = torch.full((1 << 22,), 0x00400000, dtype=torch.int32).view(torch.float32)  # 5.9e-39, bit-exact
+assert torch.count_nonzero(denormal * 1.0) > 0, "denormals already flushed before training"
+from mtlbench import get_profile, load_suite
+from mtlbench.model import build_model
+from mtlbench.params import default_params
+from mtlbench.train import TrainConfig, fit
+data = load_suite({tiny!r}, get_profile("quick"))
+rp = default_params("mmoe", data, get_profile("quick"))
+fit(build_model("mmoe", data.inputs, data.tasks, rp.model, rp.shared), data, TrainConfig(max_epochs=1), 0, torch.device("cpu"))
+print(int(torch.count_nonzero(denormal * 1.0)), int(torch.count_nonzero(torch.tensor([1e-39]) * 1.0)))
+"""
+
+
+@pytest.mark.parametrize("env,flushed", [({}, True), ({"MTLBENCH_FLUSH_DENORMAL": "0"}, False)])
+def test_cpu_training_flushes_denormals_on_every_pool_thread(tmp_path, env, flushed):
+    """Denormal weights / Adam state made funnel training 7x slower (mtlbench/perf.py); fit turns on FTZ/DAZ,
+    also on OpenMP threads that existed before it was called (the multiply below is split across both)."""
+    import os
+    import subprocess
+    import sys
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode (torch.set_flush_denormal returns False)")
+    run_env = {**os.environ, "MTLBENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "2", **env}
+    out = subprocess.run([sys.executable, "-c", _FTZ_SCRIPT.format(tiny=TINY)], env=run_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    survivors, scalar = map(int, out.stdout.split()[-2:])
+    assert (survivors == 0 and scalar == 0) if flushed else (survivors == 1 << 22 and scalar == 1)

@@ -275,7 +275,8 @@ class Study:
     direction: str  # "maximize" | "minimize"
     file: str
     seconds: float = 0.0  # wall time summed over the study's trials (one worker each)
-    timed: int = 0  # trials with a recorded duration (any state)
+    timed: int = 0  # trials with a recorded duration (any state), except those of killed workers
+    untimed_dead: int = 0  # trials of killed workers: failed when a later worker noticed, so their duration is unknown
     pruner: str | None = None  # "hyperband", "halving", "median" or "none"
     param_budget_rule: str | None = None  # how the study's parameter budget was set (same rule for every model)
 
@@ -460,10 +461,17 @@ def _parse_study(st: Any, file: str) -> Study | None:
     return Study(name=name, model=str(attrs.get("model") or ""), suite=str(attrs.get("suite") or ""),
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
                  values=values, params=params, direction=direction if single else "pareto", file=file,
-                 seconds=float(sum(t.get("duration_s") or 0.0 for t in trials)),
-                 timed=sum(1 for t in trials if t.get("duration_s")),
+                 seconds=float(sum(t.get("duration_s") or 0.0 for t in trials if not _worker_died(t))),
+                 timed=sum(1 for t in trials if t.get("duration_s") and not _worker_died(t)),
+                 untimed_dead=sum(1 for t in trials if _worker_died(t)),
                  pruner=str(attrs["pruner"]) if attrs.get("pruner") else None,
                  param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None)
+
+
+def _worker_died(trial: dict[str, Any]) -> bool:
+    """A trial whose worker was killed (``mtlbench.tuning.fail_dead_trials``): optuna's duration runs to when a
+    later worker noticed (possibly a sitting later), not to when it stopped computing."""
+    return str((trial.get("user_attrs") or {}).get("fail_reason", "")).endswith("died during the trial")
 
 
 def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> str:
@@ -645,7 +653,9 @@ def _compute(rep: Report) -> str:
     out = f"{_hours(train)} of training summed over {len(rep.all_records)} runs"
     if rep.studies:
         n = sum(s.timed for s in rep.studies)
-        out += f" + {_hours(sum(s.seconds for s in rep.studies))} summed over {n} tuning trials (pruned and failed included)"
+        dead = sum(s.untimed_dead for s in rep.studies)
+        untimed = f"; {dead} trial{'s' if dead != 1 else ''} of killed workers not timed" if dead else ""
+        out += f" + {_hours(sum(s.seconds for s in rep.studies))} summed over {n} tuning trials (pruned and failed included{untimed})"
     return out + (f"; {'/'.join(map(str, threads))} CPU thread{'s' if threads != [1] else ''} per run" if threads else "")
 
 

@@ -246,6 +246,14 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     # total compute: 10 records × 1.5 s of training + 4 trials × 90 s
     assert "0.2 min of training summed over 10 runs + 6.0 min summed over 4 tuning trials (pruned and failed included); 1 CPU thread per run" in md
     assert "mtlbench tune mmoe --suite 'toy[a=1]' --trials 4 --profile quick" in md
+    # a killed worker's trial is failed when a later worker notices (maybe a sitting later): its duration is
+    # not compute, so it is left out of the sum and counted apart
+    study["trials"].append({"number": 4, "state": "FAIL", "counted": False, "value": None, "params": {}, "duration_s": 12_000.0,
+                            "user_attrs": {"fail_reason": "worker vm:1924 died during the trial"}})
+    (d / "mmoe@toy_a=1.json").write_text(json.dumps(study))
+    md = R.render_markdown(R.build_report("quick", root))
+    assert ("+ 6.0 min summed over 4 tuning trials (pruned and failed included; 1 trial of killed workers not timed); "
+            "1 CPU thread per run") in md
     from mtlbench import charts as C
 
     html, _, _ = C.write_charts(rep, root / "quick" / "charts", static=False)

@@ -457,13 +457,14 @@ def _parse_study(st: Any, file: str) -> Study | None:
             params.append((dict(t.get("params") or {}), float(v)))
     if not trials:
         finished = int(attrs.get("n_counted", 0) or 0)
+    alive = [t for t in trials if not _worker_died(t)]  # killed workers' trials have no meaningful duration
     budget = attrs.get("n_trials")
     return Study(name=name, model=str(attrs.get("model") or ""), suite=str(attrs.get("suite") or ""),
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
                  values=values, params=params, direction=direction if single else "pareto", file=file,
-                 seconds=float(sum(t.get("duration_s") or 0.0 for t in trials if not _worker_died(t))),
-                 timed=sum(1 for t in trials if t.get("duration_s") and not _worker_died(t)),
-                 untimed_dead=sum(1 for t in trials if _worker_died(t)),
+                 seconds=float(sum(t.get("duration_s") or 0.0 for t in alive)),
+                 timed=sum(1 for t in alive if t.get("duration_s")),
+                 untimed_dead=len(trials) - len(alive),
                  pruner=str(attrs["pruner"]) if attrs.get("pruner") else None,
                  param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None)
 

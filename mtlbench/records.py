@@ -23,6 +23,10 @@ from .errors import MtlbenchError
 
 SCHEMA_VERSION = 1
 
+# End of a failed trial's ``fail_reason`` when its worker was killed: written by ``tuning.fail_dead_trials``,
+# read by the report (which must not import optuna). Persisted in study journals: changing it orphans old ones.
+WORKER_DIED = "died during the trial"
+
 
 def results_root(results_dir: str | Path | None = None) -> Path:
     return Path(results_dir or os.environ.get("MTLBENCH_RESULTS") or "results")

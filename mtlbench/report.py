@@ -35,7 +35,7 @@ from tabulate import tabulate
 
 from .names import parse_instance
 from .errors import MtlbenchError
-from .records import load_records, profile_dir, results_root
+from .records import WORKER_DIED, load_records, profile_dir, results_root
 
 ALPHA = 0.05
 REFERENCE = "single_task"
@@ -472,7 +472,7 @@ def _parse_study(st: Any, file: str) -> Study | None:
 def _worker_died(trial: dict[str, Any]) -> bool:
     """A trial whose worker was killed (``mtlbench.tuning.fail_dead_trials``): optuna's duration runs to when a
     later worker noticed (possibly a sitting later), not to when it stopped computing."""
-    return str((trial.get("user_attrs") or {}).get("fail_reason", "")).endswith("died during the trial")
+    return str((trial.get("user_attrs") or {}).get("fail_reason", "")).endswith(WORKER_DIED)
 
 
 def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> str:

@@ -62,7 +62,7 @@ from .errors import DivergedError, MtlbenchError
 from .model import SharedConfig, build_model, get_model_class, make_config
 from .params import RunParams, default_params, params_from_dict
 from .profiles import PROFILES, Profile, get_profile
-from .records import profile_dir
+from .records import WORKER_DIED, profile_dir
 from .suites import expand_suites, load_suite
 from .train import fit, seed_everything
 
@@ -304,7 +304,7 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
         w = t.user_attrs.get("worker")
         if isinstance(w, dict) and not _worker_alive(w):
             try:
-                storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {w.get('host')}:{w.get('pid')} died during the trial")
+                storage.set_trial_user_attr(t._trial_id, "fail_reason", f"worker {w.get('host')}:{w.get('pid')} {WORKER_DIED}")
                 storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
                 failed.append(t.number)
             except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):

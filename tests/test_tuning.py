@@ -21,6 +21,7 @@ from mtlbench import tuning as T
 from mtlbench.cli import main
 from mtlbench.model import SharedConfig, build_model, get_model_class, make_config
 from mtlbench.profiles import get_profile
+from mtlbench.report import load_studies
 
 from conftest import TINY, cli_env
 
@@ -136,6 +137,8 @@ def test_trial_of_a_killed_worker_is_failed_and_the_count_adds_up(tmp_path):
     trials = journal_study(res, "hard_sharing").get_trials()
     assert trials[0].state == TrialState.FAIL and "died" in trials[0].user_attrs["fail_reason"]
     assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2 and s["n_counted"] == 2
+    [st] = load_studies("quick", res)  # the report (no optuna) recognises the reason tuning wrote
+    assert st.untimed_dead == 1 and st.timed == 2
 
 
 def test_trials_started_by_a_live_worker_count_towards_the_budget_and_are_waited_for(tmp_path, monkeypatch):

@@ -711,6 +711,22 @@ def study_suite(source: str) -> str | None:
     return "@".join(parts[1:-1]) or None
 
 
+def _borrowed(recs: list[dict[str, Any]]) -> str | None:
+    """Which suites ran at parameters tuned on another suite (sweep points without a study of their own take
+    the nearest tuned point's: ``tuning.nearest_sweep_summary``), grouped by the suite tuned; None if none."""
+    lenders: dict[str, set[str]] = defaultdict(set)
+    for r in recs:
+        tuned_on = study_suite(r["params_source"])
+        if tuned_on and tuned_on != r["suite"]:
+            lenders[tuned_on].add(r["suite"])
+    if not lenders:
+        return None
+    groups = [f"{', '.join(f'`{b}`' for b in sorted(lenders[s], key=suite_key))} ← `{s}`"
+              for s in sorted(lenders, key=suite_key)]
+    return ("suites without a study of their own run at the parameters tuned on the nearest sweep point "
+            "(per model): " + "; ".join(groups))
+
+
 def _commands(rep: Report) -> list[str]:
     """The commands that reproduce the compared records (one ``run`` per group of suites that ran the
     same models with the same number of seeds)."""
@@ -775,6 +791,7 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
         ["seeds", f"{'–'.join(map(str, [per_run[0], per_run[-1]])) if len(per_run) > 1 else per_run[0]} per (suite, model); "
                   f"seed ids {', '.join(map(str, seeds))}"],
         ["tuning budget", budget],
+        *([["borrowed tuning", lent]] if (lent := _borrowed(recs)) else []),
         ["epoch cap", f"{' / '.join(map(str, caps))} (early stopping on the validation score, patience {' / '.join(map(str, patience))})"],
         ["hardware", _hardware(recs)],
         ["versions", _versions(recs)],

@@ -278,6 +278,9 @@ def test_reproduce_commands_tune_only_the_points_that_were_tuned(root):
     assert R.study_suite("study:single_task@census_income[group=1]@standard#t3,t7") == "census_income[group=1]"
     assert R.study_suite("study:mmoe@video@standard@mo#2") == "video" and R.study_suite("default") is None
     assert "mtlbench run single_task hard_sharing --suite synthetic --seeds 5 --profile quick" in cmds  # tuned: no flag
+    header = R.render_markdown(R.build_report("quick", root)).split("## How to read")[0]
+    assert "| borrowed tuning | " in header and "`synthetic[p=0.5]` ← `synthetic[p=0]`" in header  # said, once
+    assert "`synthetic[p=1]` ←" not in header and header.count("←") == 1
     write(root.parent / "defaults", seeds("toy[a=1]", "single_task", [0.9, 1.0]) + seeds("toy[a=1]", "mmoe", [0.9, 1.0]))
     cmds = R._commands(R.build_report("quick", root.parent / "defaults"))
     assert "mtlbench run single_task mmoe --suite 'toy[a=1]' --seeds 5 --profile quick --params-from default" in cmds

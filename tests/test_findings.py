@@ -91,6 +91,35 @@ def test_sweep_gap_growing_as_correlation_falls_reproduces(root):
         assert needle in R.render_markdown(R.build_report("quick", root.parent / name)), name
 
 
+def test_sweep_shows_tuned_beside_default_and_where_parameters_came_from(root):
+    """Tuned at p = 0 and 1 only (p = 0.5 borrows p = 0's study): the tuned table says so per point, and the
+    default-parameter runs get their own table and trend below it."""
+    tasks = (MSE, {**MSE, "name": "y2"})
+    recs = []
+    for p, lender, tuned_gap in (("0", "0", 0.3), ("0.5", "0", 0.2), ("1", "1", 0.1)):
+        for model in ("hard_sharing", "mmoe"):
+            src = f"study:{model}@synthetic[p={lender}]@quick#2"
+            recs += seeds(f"synthetic[p={p}]", model, [1.0, 1.0], tasks=tasks)  # defaults: no gap
+            hs = 1.0 + tuned_gap if model == "hard_sharing" else 1.0
+            recs += seeds(f"synthetic[p={p}]", model, [hs, hs], tasks=tasks, source=src, ts="2026-01-02T00:00:00Z")
+    write(root, recs)
+    md = R.render_markdown(R.build_report("quick", root))
+    part = md.split("### Synthetic sweep", 1)[1].split("\n### ", 1)[0]
+    assert part.index("**Tuned where studies exist**") < part.index("**Default hyper-parameters**")
+    tuned = rows_of(md, "**Tuned where studies exist**")
+    assert [(r[0], r[4], r[6]) for r in tuned] == [("0", "+0.3000", "tuned"), ("0.5", "+0.2000", "p=0"),
+                                                   ("1", "+0.1000", "tuned")]
+    default = rows_of(md, "**Default hyper-parameters**")
+    assert [(r[4], r[6]) for r in default] == [("0.0000", "default")] * 3
+    assert "finding holds in direction but not significantly" in part  # tuned: a falling gap over 3 points
+    assert "finding cannot be tested (the gap does not vary)" in part  # defaults: no gap at all
+    write(root.parent / "untuned", [r for r in recs if r.params_source == "default"] + seeds(
+        "video", "mmoe", [0.04, 0.8], tasks=(VCR, VTR), source="study:mmoe@video@quick#1"))
+    md = R.render_markdown(R.build_report("quick", root.parent / "untuned"))  # tuned elsewhere, not on the sweep
+    part = md.split("### Synthetic sweep", 1)[1].split("\n### ", 1)[0]
+    assert "**Default hyper-parameters**" not in part and part.count("| params") == 1
+
+
 def test_points_of_different_sweeps_are_not_mixed(root):
     tasks = (MSE, {**MSE, "name": "y2"})
     recs = []

@@ -195,8 +195,9 @@ def _fmt_params(params: dict) -> str:
 def _print_tuning(summaries: list[dict]) -> None:
     from .model import get_model_class
 
-    table = Table("model", "suite", "trials", "epoch cap", "param budget", "best trial", "val objective",
-                  title="Best trials (validation only; single_task: each task's own best trial)")
+    table = Table("model", "suite", "trials", "epoch cap", "param budget", "best trial", "val objective", "defaults",
+                  title="Best trials (validation only; single_task: each task's own best trial; "
+                        "defaults: the reference trial's objective)")
     lines, fronts = [], []
     for s in summaries:
         b = s["budget"]
@@ -204,15 +205,19 @@ def _print_tuning(summaries: list[dict]) -> None:
         best = s["best"]
         if s["multi_objective"]:
             fronts.append(s)
-            table.add_row(*row, f"Pareto front: {len(s['pareto_front'])} trials", "-")
+            table.add_row(*row, f"Pareto front: {len(s['pareto_front'])} trials", "-", "-")
         elif best is None:
-            table.add_row(*row, "none yet", "-")
+            table.add_row(*row, "none yet", "-", "-")
         else:
-            table.add_row(*row, f"#{best['number']}", f"{best['value']:.4f}")
-            lines.append(Text(f"{s['model']} @ {s['suite']} #{best['number']}: {_fmt_params(best['params'])}"))
+            ref = s.get("reference") or {}
+            is_ref = ref.get("number") == best["number"]
+            table.add_row(*row, f"#{best['number']}" + (" (defaults)" if is_ref else ""), f"{best['value']:.4f}",
+                          f"{ref['value']:.4f}" if ref.get("value") is not None else "-")
+            what = "the defaults (reference trial)" if is_ref else _fmt_params(best["params"])
+            lines.append(Text(f"{s['model']} @ {s['suite']} #{best['number']}: {what}"))
             if get_model_class(s["model"]).independent_tasks:  # `run` trains each task with its own best trial
                 for p in s["per_task_best"]:
-                    table.add_row("", Text(f"task {p['task']}"), "", "", "", f"#{p['number']}", f"{p['score']:.4f}")
+                    table.add_row("", Text(f"task {p['task']}"), "", "", "", f"#{p['number']}", f"{p['score']:.4f}", "")
     console.print(table)
     for line in lines:
         console.print(line, soft_wrap=True)

@@ -279,6 +279,17 @@ class Study:
     untimed_dead: int = 0  # trials of killed workers: failed when a later worker noticed, so their duration is unknown
     pruner: str | None = None  # "hyperband", "halving", "median" or "none"
     param_budget_rule: str | None = None  # how the study's parameter budget was set (same rule for every model)
+    reference_rule: str | None = None  # the reference trial (the model's defaults) every study gets on top
+    reference: tuple[int, float | None] | None = None  # (trial number, objective) of the reference trial
+    chosen: tuple[int, ...] = ()  # the trial(s) `run` takes: the best one, or each task's best (single_task)
+
+    @property
+    def kept_defaults(self) -> str:
+        """Whether the run parameters are the reference's: "defaults", "search" or "mixed" (task-wise)."""
+        if self.reference is None or not self.chosen:
+            return "–"
+        hits = sum(n == self.reference[0] for n in self.chosen)
+        return "defaults" if hits == len(self.chosen) else "search" if hits == 0 else "mixed"
 
 
 @dataclass
@@ -446,12 +457,17 @@ def _parse_study(st: Any, file: str) -> Study | None:
     single = len(directions) <= 1 and not attrs.get("multi_objective")
     values, params = [], []
     finished = pruned = 0
+    reference = None
     for t in trials:
         state = str(t.get("state", "")).upper().removeprefix("TRIALSTATE.")
         counted = t.get("counted", state in ("COMPLETE", "PRUNED"))
         finished += bool(counted)
         pruned += bool(counted) and state == "PRUNED"
         v = t.get("value")
+        if (t.get("user_attrs") or {}).get("reference"):  # the defaults, beside the search: not one of its trials
+            if state == "COMPLETE":
+                reference = (int(t.get("number", -1)), float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None)
+            continue
         if single and state == "COMPLETE" and isinstance(v, (int, float)) and math.isfinite(v):
             values.append((int(t.get("number", len(values))), float(v)))
             params.append((dict(t.get("params") or {}), float(v)))
@@ -459,6 +475,9 @@ def _parse_study(st: Any, file: str) -> Study | None:
         finished = int(attrs.get("n_counted", 0) or 0)
     alive = [t for t in trials if not _worker_died(t)]  # killed workers' trials have no meaningful duration
     budget = attrs.get("n_trials")
+    per_task = [p.get("number") for p in st.get("per_task_best") or [] if isinstance(p, dict)]
+    independent = bool(per_task) and _independent_tasks(str(st.get("model")))  # single_task: each task's own best
+    chosen = tuple(int(n) for n in (per_task if independent else [st.get("run_trial")]) if isinstance(n, int))
     return Study(name=name, model=str(attrs.get("model") or ""), suite=str(attrs.get("suite") or ""),
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
                  values=values, params=params, direction=direction if single else "pareto", file=file,
@@ -466,7 +485,19 @@ def _parse_study(st: Any, file: str) -> Study | None:
                  timed=sum(1 for t in alive if t.get("duration_s")),
                  untimed_dead=len(trials) - len(alive),
                  pruner=str(attrs["pruner"]) if attrs.get("pruner") else None,
-                 param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None)
+                 param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None,
+                 reference_rule=str(attrs["reference_trial"]) if attrs.get("reference_trial") else None,
+                 reference=reference, chosen=chosen)
+
+
+def _independent_tasks(model: str) -> bool:
+    """Whether `run` takes each task's own best trial for this model (``StudyParams._per_task``)."""
+    from .model import get_model_class
+
+    try:
+        return bool(get_model_class(model).independent_tasks)
+    except MtlbenchError:
+        return False
 
 
 def _worker_died(trial: dict[str, Any]) -> bool:
@@ -484,7 +515,9 @@ def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> str:
         (s for s in studies if s.model == m.model and s.suite == suite), None)
     if hit is None:
         return "–"
-    return f"{hit.finished} ({hit.pruned} pruned)" if hit.pruned else str(hit.finished)
+    out = f"{hit.finished} ({hit.pruned} pruned)" if hit.pruned else str(hit.finished)
+    used = [int(n) for n in re.findall(r"\d+", src.split("#", 1)[1])] if "#" in src else []
+    return out + ("; defaults kept" if used and hit.reference and set(used) == {hit.reference[0]} else "")
 
 
 def utilisation_dir(profile: str, results_dir: str | Path | None = None) -> Path:
@@ -777,8 +810,9 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
         budgets = sorted({s.budget for s in rep.studies if s.budget} or {s.finished for s in rep.studies})
         pruners = sorted({s.pruner for s in rep.studies if s.pruner})
         rules = sorted({s.param_budget_rule for s in rep.studies if s.param_budget_rule})
+        refs = sorted({s.reference_rule for s in rep.studies if s.reference_rule})
         how = "; ".join([f"TPE sampler, {' / '.join(pruners)} pruning on the per-epoch validation score, pruned trials count"]
-                        * bool(pruners) + [f"parameter budget {' / '.join(rules)}"] * bool(rules))
+                        * bool(pruners) + [f"parameter budget {' / '.join(rules)}"] * bool(rules) + refs)
         budget = (f"{' / '.join(map(str, budgets))} trials per (model, suite) study, the same for every model"
                   + (f" ({how})" if how else "") + f"; {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'}; "
                   f"{n_tuned} of {len(recs)} compared runs use tuned parameters")
@@ -963,12 +997,22 @@ def _render_studies(rep: Report, chart_prefix: str, specs: list[Any]) -> list[st
     rows = []
     for st in rep.studies:
         best = (max if st.direction.startswith("max") else min)((v for _, v in st.values), default=None)
+        pareto = st.direction == "pareto"
         rows.append([code(st.model or "?"), code(st.suite) if st.suite else "–", st.name, str(st.budget or "–"),
-                     str(st.finished), str(st.pruned), "Pareto front" if st.direction == "pareto" else fnum(best, 4)])
+                     str(st.finished), str(st.pruned), "Pareto front" if pareto else fnum(best, 4),
+                     "–" if pareto or st.reference is None else fnum(st.reference[1], 4), st.kept_defaults])
+    kept = [st for st in rep.studies if st.kept_defaults == "defaults"]
+    with_ref = [st for st in rep.studies if st.reference is not None]
     out = ["## Tuning", "",
-           "Optuna studies (validation objective only; the test split is never used for tuning).", "",
-           md_table(["model", "suite", "study", "budget", "finished trials", "pruned", "best validation objective"], rows,
-                    ["left", "left", "left", "right", "right", "right", "right"]), ""]
+           "Optuna studies (validation objective only; the test split is never used for tuning). **best trial**: the "
+           "best validation objective of the searched trials; **defaults**: that of the study's reference trial (the "
+           "model's default configuration, trained to the end, not counted in the budget); **run uses**: whose "
+           "parameters the tuned runs take (`mixed`: single_task's tasks chose differently).", "",
+           md_table(["model", "suite", "study", "budget", "finished trials", "pruned", "best trial", "defaults", "run uses"],
+                    rows, ["left", "left", "left", "right", "right", "right", "right", "right", "left"]), ""]
+    if with_ref:
+        out += [f"The search beat the defaults on validation in {len(with_ref) - len(kept)} of the {len(with_ref)} "
+                f"studies with a reference trial; {len(kept)} kept the defaults.", ""]
     for sp in specs:
         out += [f"{sp.caption}", "", f"![{sp.title}]({chart_prefix}/{sp.name}.png)", ""]
     return out

@@ -3,6 +3,9 @@
 One study per (model, suite instance, profile). Every model on a suite gets
 
 * the same number of counted trials (``--trials``; COMPLETE + PRUNED trials that trained),
+* one **reference trial** on top: the model's default configuration, trained to the end (never pruned) and
+  not counted, so a study's best trial is never worse on validation than the defaults; a short search that
+  finds nothing better (slow learners pruned early, say) then keeps the defaults instead of a worse config,
 * the same epoch cap and patience (the profile's),
 * the same parameter budget (``param_budget``): a trial whose model has more dense parameters is
   pruned before training, with the reason in its user attributes, so tuning compares structures
@@ -66,6 +69,9 @@ from .records import WORKER_DIED, profile_dir
 from .suites import expand_suites, load_suite
 from .train import fit, seed_everything
 
+#: User attribute marking a study's reference trial (the model's default configuration; see the module doc).
+REFERENCE = "reference"
+REFERENCE_RULE = "plus one reference trial per study: the model's default configuration, never pruned, not counted"
 #: Counted trials per study when ``--trials`` is not given.
 DEFAULT_TRIALS = {"quick": 4, "standard": 40}
 #: Training seed of every trial: two trials differ only by their hyper-parameters.
@@ -266,8 +272,26 @@ def open_storage(url: str | None, profile: str, slug: str, results_dir: str | Pa
 
 # ---------------------------------------------------------------- trial bookkeeping
 def _counted(t: FrozenTrial) -> bool:
-    """A trial that trained and counts towards the equal budget (not rejected before training)."""
-    return t.state in (TrialState.COMPLETE, TrialState.PRUNED) and not t.user_attrs.get("rejected")
+    """A trial that trained and counts towards the equal budget (not rejected before training, not the reference)."""
+    return (t.state in (TrialState.COMPLETE, TrialState.PRUNED) and not t.user_attrs.get("rejected")
+            and not t.user_attrs.get(REFERENCE))
+
+
+def _reference_trials(study: optuna.Study, states: tuple[TrialState, ...]) -> list[FrozenTrial]:
+    """The study's reference trials in ``states``, a second one queued by a racing worker left out (one over
+    the parameter budget is kept: it is done, as far as it can be)."""
+    return [t for t in study.get_trials(deepcopy=False, states=states)
+            if t.user_attrs.get(REFERENCE) and not str(t.user_attrs.get("rejected", "")).startswith("duplicate")]
+
+
+def ensure_reference(study: optuna.Study) -> bool:
+    """Queue the study's reference trial unless one is queued, training or done (a killed worker's FAIL one is
+    queued again). Returns whether the reference is done (COMPLETE, or PRUNED when it diverged)."""
+    if _reference_trials(study, (TrialState.COMPLETE, TrialState.PRUNED)):
+        return True
+    if not _reference_trials(study, (TrialState.RUNNING, TrialState.WAITING)):
+        study.enqueue_trial({}, user_attrs={REFERENCE: "default"})
+    return False
 
 
 def _proc_start(pid: int) -> str | None:
@@ -437,7 +461,7 @@ def _study_attrs(model: str, data: SuiteData, prof: Profile, target: int, budget
     return {
         "model": model, "suite": data.name, "suite_family": data.family, "suite_version": data.version,
         "suite_checksum": data.checksum, "profile": prof.name, "n_trials": target, "max_epochs": prof.max_epochs,
-        "patience": prof.patience, "param_budget": budget, "param_budget_rule": BUDGET_RULE,
+        "patience": prof.patience, "param_budget": budget, "param_budget_rule": BUDGET_RULE, "reference_trial": REFERENCE_RULE,
         "tuning_seed": TUNING_SEED, "objective": "per-task -log(err_k), maximised (Pareto front)" if multi else OBJECTIVE,
         "multi_objective": multi, "pruner": "none" if multi else pruner,
         "task_names": [t.name for t in data.tasks], "mtlbench_version": __version__,
@@ -491,14 +515,19 @@ def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline:
         last.clear()
         last["number"] = trial.number
         trial.set_user_attr("worker", _worker())
+        ref = bool(trial.user_attrs.get(REFERENCE))
+        live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        if ref and any(t.number < trial.number for t in _reference_trials(study, live)):
+            trial.set_user_attr("rejected", "duplicate: another worker queued the reference trial too")
+            raise _Rejected("duplicate reference")
         # Equal budget with concurrent workers: trials that started before this one and may still count.
-        ahead = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
-                 if t.number < trial.number and not t.user_attrs.get("rejected")]
-        if len(ahead) >= target:
+        ahead = [t for t in study.get_trials(deepcopy=False, states=live)
+                 if t.number < trial.number and not t.user_attrs.get("rejected") and not t.user_attrs.get(REFERENCE)]
+        if not ref and len(ahead) >= target:
             trial.set_user_attr("rejected", f"surplus: {target} trials had started already")
             study.stop()
             raise _Rejected("surplus")
-        rp = sample_params(trial, model, data, prof)
+        rp = default_params(model, data, prof) if ref else sample_params(trial, model, data, prof)
         trial.set_user_attr("params", rp.as_dict())
         seed_everything(TUNING_SEED)
         net = build_model(model, data.inputs, data.tasks, rp.model, rp.shared)
@@ -513,7 +542,7 @@ def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline:
         def on_epoch(epoch: int, score: float, val_metrics: list[dict[str, float]]) -> None:
             if prune:
                 trial.report(score, epoch)
-                if trial.should_prune():
+                if not ref and trial.should_prune():  # the reference always trains to the end
                     trial.set_user_attr("val_metrics", val_metrics)
                     trial.set_user_attr("fail_reason", f"pruned after epoch {epoch} (val score {score:.4f})")
                     raise optuna.TrialPruned(f"pruned after epoch {epoch}")
@@ -535,10 +564,13 @@ def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline:
     while True:
         if local_journal:
             fail_dead_trials(study)
+        reference_done = ensure_reference(study)
         trials = study.get_trials(deepcopy=False)
         n_counted = sum(_counted(t) for t in trials)
-        if n_counted >= target or (deadline is not None and time.monotonic() >= deadline):
+        if deadline is not None and time.monotonic() >= deadline:
             break
+        if n_counted >= target and (reference_done or not _reference_trials(study, (TrialState.WAITING,))):
+            break  # budget spent and the reference done (or training in another worker)
         if rejected_here >= max_rejected:
             raise MtlbenchError(
                 f"{model} on {data.name}: {rejected_here} sampled configurations in a row did not train (parameter budget "
@@ -552,10 +584,11 @@ def _tune_one(model: str, data: SuiteData, prof: Profile, target: int, deadline:
         export_study(study, out)
         if progress:
             progress(TrialEvent(name, t.number, t.state.name, t.values if multi else t.value,
-                                str(t.user_attrs.get("rejected") or t.user_attrs.get("fail_reason") or ""),
+                                str(t.user_attrs.get("rejected") or t.user_attrs.get("fail_reason")
+                                    or ("reference trial: the defaults" if t.user_attrs.get(REFERENCE) else "")),
                                 sum(_counted(x) for x in study.get_trials(deepcopy=False)), target))
-        if str(t.user_attrs.get("rejected", "")).startswith("surplus"):
-            break
+        if str(t.user_attrs.get("rejected", "")).startswith("surplus") and not _reference_trials(study, (TrialState.WAITING,)):
+            break  # the budget is taken (by trials still training elsewhere, maybe); a queued reference still runs
     return study, out
 
 
@@ -609,6 +642,7 @@ def summarize_study(study: optuna.Study) -> dict[str, Any]:
     best = None
     if complete and not multi:
         best = brief(max(complete, key=lambda t: (t.value, -t.number)))  # ties -> the earlier trial
+    ref = next((t for t in complete if t.user_attrs.get(REFERENCE)), None)
     run_trial = None
     if best is not None:
         run_trial = best["number"]
@@ -617,7 +651,7 @@ def summarize_study(study: optuna.Study) -> dict[str, Any]:
         "profile": attrs.get("profile"), "directions": [d.name.lower() for d in study.directions],
         "multi_objective": multi, "objective": attrs.get("objective"),
         "budget": {k: attrs.get(k) for k in ("n_trials", "max_epochs", "patience", "param_budget", "param_budget_rule",
-                                             "tuning_seed", "pruner")},
+                                             "tuning_seed", "pruner", "reference_trial")},
         "suite_version": attrs.get("suite_version"), "suite_checksum": attrs.get("suite_checksum"),
         "task_names": tasks, "n_counted": sum(_counted(t) for t in trials), "states": states,
         "best": best,
@@ -626,6 +660,9 @@ def summarize_study(study: optuna.Study) -> dict[str, Any]:
         "per_task_best": per_task,
         # The trial whose parameters `mtlbench run` uses for every task of the other models: the best by val_score.
         "run_trial": run_trial,
+        # The reference trial (the model's defaults), when it finished: its number and validation objective.
+        "reference": None if ref is None else {"number": ref.number, "value": ref.value if not multi else None,
+                                               "values": ref.values, "task_scores": ref.user_attrs.get("task_scores")},
         "pareto_front": [brief(t) for t in sorted(study.best_trials, key=lambda t: t.number)] if multi and complete else [],
         "trials": [_trial_dict(t) for t in trials],
         "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

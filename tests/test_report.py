@@ -263,6 +263,35 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     assert set(imp) == {"lr", "width"} and sum(imp.values()) == pytest.approx(1.0)
 
 
+def test_reference_trial_is_shown_beside_the_search_and_left_out_of_its_charts(root):
+    suite = "toy[a=1]"
+    trials = [{"number": i, "state": "COMPLETE", "counted": True, "value": v, "params": {"lr": 10 ** -i}, "duration_s": 9.0}
+              for i, v in enumerate([1.0, 1.2])]
+    trials.append({"number": 2, "state": "COMPLETE", "counted": False, "value": 1.5, "params": {}, "duration_s": 9.0,
+                   "user_attrs": {"reference": "default"}})  # the defaults beat the search
+    rule = "plus one reference trial per study: the defaults"
+    study = {"study": "mmoe@toy[a=1]@quick", "model": "mmoe", "suite": suite, "directions": ["maximize"],
+             "budget": {"n_trials": 2, "reference_trial": rule}, "n_counted": 2, "run_trial": 2, "trials": trials}
+    d = root / "quick" / "studies"
+    d.mkdir(parents=True)
+    (d / "mmoe@toy_a=1.json").write_text(json.dumps(study))
+    write(root, seeds(suite, "single_task", [0.9, 1.0]) + seeds(suite, "mmoe", [0.92, 1.0], source="study:mmoe@toy[a=1]@quick#2"))
+    rep = R.build_report("quick", root)
+    [st] = rep.studies
+    assert st.reference == (2, 1.5) and [n for n, _ in st.values] == [0, 1] and len(st.params) == 2  # not a searched trial
+    assert st.finished == 2 and st.kept_defaults == "defaults"
+    assert model_of(suite_of(rep, suite), "mmoe").trials == "2; defaults kept"
+    md = R.render_markdown(rep)
+    [row] = [r for r in md.split("## Tuning", 1)[1].splitlines() if r.startswith("| `mmoe`")]
+    assert [c.strip() for c in row.strip("|").split("|")][-3:] == ["1.2000", "1.5000", "defaults"]
+    assert "The search beat the defaults on validation in 0 of the 1 studies with a reference trial; 1 kept the defaults." in md
+    assert f"2 trials per (model, suite) study, the same for every model ({rule})" in md
+    trials[1]["value"] = 1.6
+    study["run_trial"] = 1
+    (d / "mmoe@toy_a=1.json").write_text(json.dumps(study))
+    assert R.build_report("quick", root).studies[0].kept_defaults == "search"
+
+
 def test_reproduce_commands_tune_only_the_points_that_were_tuned(root):
     """A sweep point that borrowed a neighbour's study is run, not tuned (its study is the neighbour's)."""
     tasks = (MSE, {**MSE, "name": "y2"})

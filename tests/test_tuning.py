@@ -20,6 +20,7 @@ import mtlbench
 from mtlbench import tuning as T
 from mtlbench.cli import main
 from mtlbench.model import SharedConfig, build_model, get_model_class, make_config
+from mtlbench.params import default_params
 from mtlbench.profiles import get_profile
 from mtlbench.report import load_studies
 
@@ -102,10 +103,14 @@ def test_tiny_study_runs_end_to_end_and_resumes(tmp_path):
     res = tmp_path / "results"
     events = []
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0, progress=events.append)
-    assert s["n_counted"] == 2 and [e.counted for e in events] == [1, 2]
+    assert s["n_counted"] == 2 and [e.counted for e in events] == [0, 1, 2]  # the reference trial first, not counted
     study = journal_study(res, "hard_sharing")
     trials = study.get_trials()
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    ref = trials[0]
+    assert ref.user_attrs[T.REFERENCE] == "default" and ref.params == {} and not T._counted(ref)
+    assert ref.user_attrs["params"] == json.loads(json.dumps(default_params("hard_sharing", mtlbench.load_suite(TINY, QUICK), QUICK).as_dict()))
+    assert s["reference"] == {"number": 0, "value": ref.value, "values": [ref.value], "task_scores": ref.user_attrs["task_scores"]}
     for t in trials:
         assert [set(m) for m in t.user_attrs["val_metrics"]] == [{"mse"}, {"mse"}]  # raw per-task metrics
         assert t.value == pytest.approx(mtlbench.metrics.score(mtlbench.load_suite(TINY, QUICK).tasks, t.user_attrs["val_metrics"]))
@@ -115,15 +120,15 @@ def test_tiny_study_runs_end_to_end_and_resumes(tmp_path):
     assert attrs["param_budget"] == T.param_budget(mtlbench.load_suite(TINY, QUICK)) and attrs["param_budget_rule"]
     summary = json.loads(summary_file(res, "hard_sharing").read_text())  # strict JSON, committable
     assert summary["best"]["number"] == study.best_trial.number and summary["budget"]["n_trials"] == 2
-    assert len(summary["trials"]) == 2
+    assert len(summary["trials"]) == 3 and summary["budget"]["reference_trial"] == T.REFERENCE_RULE
 
     started = [t.datetime_start for t in trials]
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res, sampler_seed=1)
     trials = journal_study(res, "hard_sharing").get_trials()
-    assert [t.number for t in trials] == [0, 1, 2] and [t.datetime_start for t in trials[:2]] == started  # continued
-    assert s["n_counted"] == 3 and s["budget"]["n_trials"] == 3
+    assert [t.number for t in trials] == [0, 1, 2, 3] and [t.datetime_start for t in trials[:3]] == started  # continued
+    assert s["n_counted"] == 3 and s["budget"]["n_trials"] == 3 and s["reference"]["number"] == 0  # one reference
     T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res)  # complete: nothing more runs
-    assert len(journal_study(res, "hard_sharing").get_trials()) == 3
+    assert len(journal_study(res, "hard_sharing").get_trials()) == 4
 
 
 def test_trial_of_a_killed_worker_is_failed_and_the_count_adds_up(tmp_path):
@@ -136,9 +141,10 @@ def test_trial_of_a_killed_worker_is_failed_and_the_count_adds_up(tmp_path):
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0)
     trials = journal_study(res, "hard_sharing").get_trials()
     assert trials[0].state == TrialState.FAIL and "died" in trials[0].user_attrs["fail_reason"]
-    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 2 and s["n_counted"] == 2
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE] * 3 and s["n_counted"] == 2
+    assert trials[1].user_attrs[T.REFERENCE]  # queued when the study (re)opened, before the sampled trials
     [st] = load_studies("quick", res)  # the report (no optuna) recognises the reason tuning wrote
-    assert st.untimed_dead == 1 and st.timed == 2
+    assert st.untimed_dead == 1 and st.timed == 3
 
 
 def test_trials_started_by_a_live_worker_count_towards_the_budget_and_are_waited_for(tmp_path, monkeypatch):
@@ -198,7 +204,8 @@ def test_pruning_stops_a_deliberately_bad_trial(tmp_path):
     study.enqueue_trial(hard_sharing_params(0.02, 256))
     study.enqueue_trial(hard_sharing_params(1e-4, 2048))  # barely moves from its initialisation in epoch 0
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res, pruner="median")
-    good1, good2, bad = journal_study(res, "hard_sharing").get_trials()
+    good1, good2, bad, ref = journal_study(res, "hard_sharing").get_trials()
+    assert ref.user_attrs[T.REFERENCE] and ref.state == TrialState.COMPLETE  # queued after the three
     assert good1.state == good2.state == TrialState.COMPLETE and len(good1.intermediate_values) == QUICK.max_epochs
     assert bad.state == TrialState.PRUNED and list(bad.intermediate_values) == [0]  # stopped after epoch 0 of 3
     assert bad.user_attrs["fail_reason"].startswith("pruned after epoch 0") and s["n_counted"] == 3
@@ -212,13 +219,61 @@ def test_over_budget_trial_is_pruned_before_training_and_not_counted(tmp_path, m
     study.enqueue_trial(hard_sharing_params(0.01, 256, bottom_layers=3, bottom_width=512))  # ~220k dense params
     study.enqueue_trial(hard_sharing_params(0.01, 256, bottom_layers=1, bottom_width=64))
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res)
-    big, small = journal_study(res, "hard_sharing").get_trials()
+    big, small, ref = journal_study(res, "hard_sharing").get_trials()
+    assert ref.user_attrs[T.REFERENCE] and ref.user_attrs["dense_params"] <= 40_000  # the defaults fit this budget
     assert big.state == TrialState.PRUNED and not big.intermediate_values
     assert big.user_attrs["rejected"].startswith("over the parameter budget") and big.user_attrs["dense_params"] > 40_000
     assert small.state == TrialState.COMPLETE and s["n_counted"] == 1 and s["budget"]["param_budget"] == 40_000
     monkeypatch.setattr(T, "param_budget", lambda data: 50_000)  # the budget is part of the study: no silent mixing
     with pytest.raises(mtlbench.MtlbenchError, match="param_budget"):
         T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res)
+
+
+def test_reference_trial_keeps_the_defaults_when_the_search_finds_nothing_better(tmp_path, monkeypatch, capsys):
+    res = tmp_path / "results"
+    data = mtlbench.load_suite(TINY, QUICK)
+    study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
+    study.enqueue_trial(hard_sharing_params(1e-4, 2048))  # barely trains in the quick profile's epochs
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res, pruner="none")
+    slow, ref = journal_study(res, "hard_sharing").get_trials()
+    assert ref.user_attrs[T.REFERENCE] and ref.value > slow.value and s["n_counted"] == 1
+    assert s["best"]["number"] == s["run_trial"] == s["reference"]["number"] == ref.number
+    mtlbench.run(["hard_sharing"], [TINY], seeds=1, profile="quick", results_dir=res)
+    [rec] = mtlbench.load_records("quick", res)  # the study's choice: the defaults, and it says where from
+    assert rec["params_source"] == f"study:{s['study']}#{ref.number}"
+    assert rec["params"] == json.loads(json.dumps(default_params("hard_sharing", data, QUICK).as_dict()))
+
+
+def test_reference_trial_is_never_pruned_and_never_counted(tmp_path, monkeypatch):
+    res = tmp_path / "results"
+    data = mtlbench.load_suite(TINY, QUICK)
+    study = T.open_study("hard_sharing", data, QUICK, 2, T.param_budget(data), None, results_dir=res)
+    study.enqueue_trial(hard_sharing_params(0.03, 256))
+    study.enqueue_trial(hard_sharing_params(0.02, 256))
+    bad = T.sample_params(optuna.trial.FixedTrial(hard_sharing_params(1e-4, 2048)), "hard_sharing", data, QUICK)
+    monkeypatch.setattr(T, "default_params", lambda model, data, prof: bad)  # defaults that the median pruner would stop
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, pruner="median")
+    good1, good2, ref = journal_study(res, "hard_sharing").get_trials()
+    assert ref.user_attrs[T.REFERENCE] and ref.state == TrialState.COMPLETE
+    assert len(ref.intermediate_values) == QUICK.max_epochs and ref.value < min(good1.value, good2.value)
+    assert s["n_counted"] == 2 and s["best"]["number"] != ref.number and s["reference"]["number"] == ref.number
+
+
+def test_a_second_reference_is_rejected_and_a_killed_one_queued_again(tmp_path):
+    res = tmp_path / "results"
+    data = mtlbench.load_suite(TINY, QUICK)
+    study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    T.ensure_reference(study)
+    killed = study.ask()  # the reference, RUNNING in a worker that was killed
+    killed.set_user_attr("worker", {"host": T.socket.gethostname(), "pid": int(dead.stdout), "start": "0"})
+    for _ in range(2):  # two workers that raced to queue it again
+        study.enqueue_trial({}, user_attrs={T.REFERENCE: "default"})
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res, sampler_seed=0)
+    trials = journal_study(res, "hard_sharing").get_trials()
+    assert trials[0].state == TrialState.FAIL and trials[1].state == TrialState.COMPLETE
+    assert trials[2].user_attrs["rejected"].startswith("duplicate") and "val_metrics" not in trials[2].user_attrs
+    assert s["reference"]["number"] == 1 and s["n_counted"] == 1 and len(trials) == 4
 
 
 class _Poison:

@@ -14,17 +14,22 @@
   within 5,000 steps. Only values below 1.2e-38 change (they become 0). The flags are per thread: the
   calling thread is set, then every thread of torch's OpenMP pool (a parallel region runs the same call
   on each), and threads created later inherit them. Off with ``MTLBENCH_FLUSH_DENORMAL=0``.
+  ``exact_floats`` turns them off again while a suite is generated: the video generator passes through
+  denormals, and data (and its checksum, which studies and records are keyed by) must not depend on
+  whether the process trained something before loading it.
 - ``maybe_compile``: ``torch.compile`` of the model's forward, opt-in with ``MTLBENCH_COMPILE=1``. On
   the 2-thread CPU it made the mmoe step slower (measured), so it is not the default; any compile
   error falls back to the eager model for the rest of the run.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -60,13 +65,13 @@ def _denormals_survive() -> bool:
     return bool(torch.count_nonzero(x * 1.0))
 
 
-def _set_on_pool_threads() -> None:
-    """Run ``torch.set_flush_denormal(True)`` once on every thread of torch's OpenMP pool (libgomp)."""
+def _set_on_pool_threads(flag: bool = True) -> None:
+    """Run ``torch.set_flush_denormal(flag)`` once on every thread of torch's OpenMP pool (libgomp)."""
     libs = glob.glob(os.path.join(os.path.dirname(torch.__file__), "lib", "libgomp*.so*"))
     if not libs:
         return
     gomp = ctypes.CDLL(libs[0])  # already loaded by torch: the same library, the same thread pool
-    body = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _data: torch.set_flush_denormal(True))
+    body = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _data: torch.set_flush_denormal(flag))
     gomp.GOMP_parallel.argtypes = [type(body), ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
     gomp.GOMP_parallel(body, None, torch.get_num_threads(), 0)
 
@@ -90,6 +95,22 @@ def flush_denormals() -> bool:
             pass
     _flushing = not _denormals_survive()
     return _flushing
+
+
+@contextlib.contextmanager
+def exact_floats() -> Iterator[None]:
+    """IEEE denormals inside the block (FTZ/DAZ off on the calling thread and torch's pool), flushing as
+    before after it. A no-op unless ``flush_denormals`` turned flushing on in this process."""
+    if not _flushing:
+        yield
+        return
+    torch.set_flush_denormal(False)
+    _set_on_pool_threads(False)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(True)
+        _set_on_pool_threads(True)
 
 
 class _CompiledOrEager:

@@ -11,6 +11,7 @@ import torch
 
 from .data import SuiteData, format_instance, parse_instance
 from .errors import MtlbenchError
+from .perf import exact_floats
 from .profiles import Profile
 from .registry import Registry
 
@@ -76,12 +77,13 @@ def load_suite(instance: str, profile: Profile) -> SuiteData:
     family, params = parse_instance(instance)
     fam = get_family(family)
     fam.check_params(params)
-    data = fam.load(params, profile)
-    data.name = instance
-    data.family = family
-    data.version = fam.version
-    data.params = {**fam.check_params(params), **data.params, "profile": profile.name}
-    return data.finalize() if not data.checksum else data
+    with exact_floats():  # the same bytes whether or not this process trained (and flushes denormals) already
+        data = fam.load(params, profile)
+        data.name = instance
+        data.family = family
+        data.version = fam.version
+        data.params = {**fam.check_params(params), **data.params, "profile": profile.name}
+        return data.finalize() if not data.checksum else data
 
 
 # ---------------------------------------------------------------- on-disk cache

@@ -245,10 +245,11 @@ def _params_at(s: SuiteResult, ms: list[ModelResult]) -> str:
         lender = study_suite(m.params_source)
         if m.params_source == "default" or lender is None:
             return "default"
+        kept = ": defaults kept" if m.trials.endswith("defaults kept") else ""  # the study's reference trial won
         if lender == s.suite:
-            return "tuned"
+            return "tuned" + kept
         q = parse_instance(lender)[1].get("p")
-        return f"p={float(q):g}" if q is not None else lender
+        return (f"p={float(q):g}" if q is not None else lender) + kept
 
     kinds = [one(m) for m in ms]
     return kinds[0] if len(set(kinds)) == 1 else ", ".join(f"{m.model}: {k}" for m, k in zip(ms, kinds))
@@ -328,7 +329,8 @@ def _sweep(rep: Report) -> list[str]:
                 "advantage over a shared bottom (OMoE in between). Ours: test MSE averaged over both tasks, mean "
                 "over seeds; **gap** = shared-bottom (`hard_sharing`) − `mmoe` (positive: MMoE better); p: Welch "
                 "over seeds, per point, uncorrected; **params**: `default`, `tuned` (a study of that point) or "
-                "the point whose study the parameters were borrowed from.", "", *body]
+                "the point whose study the parameters were borrowed from; *defaults kept*: the study's best trial "
+                "was its reference trial, the model's defaults.", "", *body]
     return out
 
 

@@ -1,6 +1,8 @@
 """“Does it reproduce?” (issue 10): every finding is computed from constructed records with a known answer."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mtlbench import findings as F
@@ -103,12 +105,19 @@ def test_sweep_shows_tuned_beside_default_and_where_parameters_came_from(root):
             hs = 1.0 + tuned_gap if model == "hard_sharing" else 1.0
             recs += seeds(f"synthetic[p={p}]", model, [hs, hs], tasks=tasks, source=src, ts="2026-01-02T00:00:00Z")
     write(root, recs)
+    # mmoe's study at p = 0 kept its reference trial (#2, the defaults): said wherever its parameters are used
+    trials = [{"number": 0, "state": "COMPLETE", "value": 1.0}, {"number": 2, "state": "COMPLETE", "value": 1.1,
+                                                                 "counted": False, "user_attrs": {"reference": "default"}}]
+    (root / "quick" / "studies").mkdir(parents=True)
+    (root / "quick" / "studies" / "mmoe@synthetic_p=0.json").write_text(json.dumps(
+        {"study": "mmoe@synthetic[p=0]@quick", "model": "mmoe", "suite": "synthetic[p=0]", "run_trial": 2, "trials": trials}))
     md = R.render_markdown(R.build_report("quick", root))
     part = md.split("### Synthetic sweep", 1)[1].split("\n### ", 1)[0]
     assert part.index("**Tuned where studies exist**") < part.index("**Default hyper-parameters**")
     tuned = rows_of(md, "**Tuned where studies exist**")
-    assert [(r[0], r[4], r[6]) for r in tuned] == [("0", "+0.3000", "tuned"), ("0.5", "+0.2000", "p=0"),
-                                                   ("1", "+0.1000", "tuned")]
+    assert [(r[0], r[4], r[6]) for r in tuned] == [
+        ("0", "+0.3000", "hard_sharing: tuned, mmoe: tuned: defaults kept"),
+        ("0.5", "+0.2000", "hard_sharing: p=0, mmoe: p=0: defaults kept"), ("1", "+0.1000", "tuned")]
     default = rows_of(md, "**Default hyper-parameters**")
     assert [(r[4], r[6]) for r in default] == [("0.0000", "default")] * 3
     assert "finding holds in direction but not significantly" in part  # tuned: a falling gap over 3 points

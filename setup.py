@@ -10,14 +10,19 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 
+#: What "-dirty" looks at: everything but generated results (records, studies, charts, leaderboards), which a
+#: long benchmark run changes while the code that runs stays the committed one.
+CODE_PATHSPEC = ("--", ".", ":(exclude)results", ":(exclude)leaderboard.md")
+
+
 def checkout_commit(root: Path) -> str | None:
-    """``git rev-parse --short=12 HEAD`` of ``root`` (+ ``-dirty`` when tracked files differ), or None."""
+    """``git rev-parse --short=12 HEAD`` of ``root`` (+ ``-dirty`` when tracked code differs), or None."""
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
                               capture_output=True, text=True, timeout=10)
         if head.returncode != 0 or not head.stdout.strip():
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", *CODE_PATHSPEC],
                                capture_output=True, text=True, timeout=10)
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

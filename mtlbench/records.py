@@ -217,6 +217,10 @@ def load_results(profile: str = "standard", results_dir: str | Path | None = Non
 
 
 # ---------------------------------------------------------------- provenance
+#: What "-dirty" looks at (as setup.py's): everything but generated results, which a long run changes.
+CODE_PATHSPEC = ("--", ".", ":(exclude)results", ":(exclude)leaderboard.md")
+
+
 @functools.cache
 def git_commit() -> str:
     """The git commit of the code that runs: its own checkout (editable install); for an installed copy, the
@@ -239,7 +243,7 @@ def git_commit() -> str:
         try:
             out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5)
             if out.returncode == 0:
-                dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", *CODE_PATHSPEC],
                                        capture_output=True, text=True, timeout=5)
                 return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
         except (OSError, subprocess.SubprocessError):

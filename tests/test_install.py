@@ -46,3 +46,32 @@ def test_a_non_editable_install_names_the_commit_it_was_built_from(tmp_path):
     code = "from mtlbench.records import git_commit; print(git_commit())"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == stamp, res.stderr
+
+
+def test_dirty_means_changed_code_not_changed_results(tmp_path):
+    """A benchmark run that lasts hours rewrites results/ and leaderboard.md while the code stays committed:
+    its records must name the clean commit. setup.py (build stamp) and git_commit use the same pathspec."""
+    import ast
+
+    from mtlbench.records import CODE_PATHSPEC
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "setup.py").read_text())
+    [stamp_spec] = [ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                    and any(getattr(t, "id", "") == "CODE_PATHSPEC" for t in n.targets)]
+    assert stamp_spec == CODE_PATHSPEC
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "results" / "standard").mkdir(parents=True)
+    for name in ("code.py", "leaderboard.md", "results/standard/r.json"):
+        (tmp_path / name).write_text("1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    dirty = lambda: bool(git("status", "--porcelain", "--untracked-files=no", *CODE_PATHSPEC).strip())  # noqa: E731
+    (tmp_path / "leaderboard.md").write_text("2\n")
+    (tmp_path / "results" / "standard" / "r.json").write_text("2\n")
+    assert not dirty()
+    (tmp_path / "code.py").write_text("2\n")
+    assert dirty()

@@ -284,7 +284,7 @@ def test_reference_trial_is_shown_beside_the_search_and_left_out_of_its_charts(r
     md = R.render_markdown(rep)
     [row] = [r for r in md.split("## Tuning", 1)[1].splitlines() if r.startswith("| `mmoe`")]
     assert [c.strip() for c in row.strip("|").split("|")][-3:] == ["1.2000", "1.5000", "defaults"]
-    assert "The search beat the defaults on validation in 0 of the 1 studies with a reference trial; 1 kept the defaults." in md
+    assert "Of the 1 studies with a reference trial, 0 chose a searched trial and 1 kept the defaults." in md
     assert f"2 trials per (model, suite) study, the same for every model ({rule})" in md
     trials[1]["value"] = 1.6
     study["run_trial"] = 1

@@ -245,7 +245,7 @@ def _params_at(s: SuiteResult, ms: list[ModelResult]) -> str:
         lender = study_suite(m.params_source)
         if m.params_source == "default" or lender is None:
             return "default"
-        kept = ": defaults kept" if m.trials.endswith("defaults kept") else ""  # the study's reference trial won
+        kept = ": defaults kept" if m.defaults_kept else ""  # the study's reference trial won
         if lender == s.suite:
             return "tuned" + kept
         q = parse_instance(lender)[1].get("p")

@@ -229,6 +229,7 @@ class ModelResult:
     score: float  # mean test score over seeds (ranking)
     comparisons: list[Comparison] = field(default_factory=list)
     trials: str = "–"
+    defaults_kept: bool = False  # tuned, and the trial(s) it ran are its study's reference trial (the defaults)
 
     @property
     def verdicts(self) -> list[str]:
@@ -383,7 +384,7 @@ def build_suites(records: list[dict[str, Any]], studies: list[Study] | None = No
         _compare(s)
         if studies is not None:
             for m in s.models:
-                m.trials = trials_used(m, s.suite, studies)
+                m.trials, m.defaults_kept = trials_used(m, s.suite, studies)
         suites.append(s)
     return suites
 
@@ -506,18 +507,21 @@ def _worker_died(trial: dict[str, Any]) -> bool:
     return str((trial.get("user_attrs") or {}).get("fail_reason", "")).endswith(WORKER_DIED)
 
 
-def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> str:
+def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> tuple[str, bool]:
+    """The "trials" cell of a tuned model (its study's finished trials) and whether the trial(s) it ran are
+    the study's reference trial, i.e. the defaults."""
     if not is_tuned(m.params_source):
-        return "–"
+        return "–", False
     src = m.params_source.removeprefix("study:")
     name = src.split("#")[0]
     hit = next((s for s in studies if s.name == name), None) or next(
         (s for s in studies if s.model == m.model and s.suite == suite), None)
     if hit is None:
-        return "–"
+        return "–", False
     out = f"{hit.finished} ({hit.pruned} pruned)" if hit.pruned else str(hit.finished)
     used = [int(n) for n in re.findall(r"\d+", src.split("#", 1)[1])] if "#" in src else []
-    return out + ("; defaults kept" if used and hit.reference and set(used) == {hit.reference[0]} else "")
+    kept = bool(used) and hit.reference is not None and set(used) == {hit.reference[0]}
+    return out + ("; defaults kept" if kept else ""), kept
 
 
 def utilisation_dir(profile: str, results_dir: str | Path | None = None) -> Path:

@@ -53,6 +53,32 @@ class RunParams:
         return [(p, tuple(ks)) for p, ks in groups.values()]
 
 
+@dataclass(frozen=True)
+class RunTrials:
+    """The trial(s) of a study whose parameters `mtlbench run` takes (see ``run_trials``)."""
+    numbers: tuple[int, ...]  # () before any trial completed; in task order when task_wise
+    task_wise: bool = False  # one trial per task: task k's network trains with trial numbers[k]'s parameters
+
+
+def run_trials(summary: dict[str, Any]) -> RunTrials:
+    """The one rule, shared by ``mtlbench.tuning.StudyParams`` and the report, for which trial(s) of a study
+    summary (``mtlbench.tuning.summarize_study``) `mtlbench run` takes: for a model with ``independent_tasks``
+    (single_task's K separate networks), each task's own best trial when every task has one; otherwise the
+    best trial (``run_trial``)."""
+    from .model import get_model_class
+
+    try:
+        independent = get_model_class(str(summary.get("model"))).independent_tasks
+    except MtlbenchError:
+        independent = False
+    per_task = [p.get("number") for p in summary.get("per_task_best") or [] if isinstance(p, dict)]
+    if (independent and per_task and len(per_task) == len(summary.get("task_names") or [])
+            and all(isinstance(n, int) for n in per_task)):
+        return RunTrials(tuple(per_task), task_wise=True)
+    number = summary.get("run_trial")
+    return RunTrials((number,) if isinstance(number, int) else ())
+
+
 def default_params(model: str, data: SuiteData, profile: Profile) -> RunParams:
     return RunParams(
         model=make_config(model),

@@ -448,6 +448,8 @@ def load_studies(profile: str, results_dir: str | Path | None = None) -> list[St
 
 def _parse_study(st: Any, file: str) -> Study | None:
     """One study summary as ``mtlbench.tuning.export_study`` writes it (older / foreign shapes leniently)."""
+    from .params import run_trials
+
     if not isinstance(st, dict):
         return None
     attrs = {**(st.get("user_attrs") or {}), **(st.get("budget") or {}), **st}
@@ -476,9 +478,7 @@ def _parse_study(st: Any, file: str) -> Study | None:
         finished = int(attrs.get("n_counted", 0) or 0)
     alive = [t for t in trials if not _worker_died(t)]  # killed workers' trials have no meaningful duration
     budget = attrs.get("n_trials")
-    per_task = [p.get("number") for p in st.get("per_task_best") or [] if isinstance(p, dict)]
-    independent = bool(per_task) and _independent_tasks(str(st.get("model")))  # single_task: each task's own best
-    chosen = tuple(int(n) for n in (per_task if independent else [st.get("run_trial")]) if isinstance(n, int))
+    chosen = run_trials(st).numbers  # the same rule as `mtlbench run` (StudyParams)
     return Study(name=name, model=str(attrs.get("model") or ""), suite=str(attrs.get("suite") or ""),
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
                  values=values, params=params, direction=direction if single else "pareto", file=file,
@@ -489,16 +489,6 @@ def _parse_study(st: Any, file: str) -> Study | None:
                  param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None,
                  reference_rule=str(attrs["reference_trial"]) if attrs.get("reference_trial") else None,
                  reference=reference, chosen=chosen)
-
-
-def _independent_tasks(model: str) -> bool:
-    """Whether `run` takes each task's own best trial for this model (``StudyParams._per_task``)."""
-    from .model import get_model_class
-
-    try:
-        return bool(get_model_class(model).independent_tasks)
-    except MtlbenchError:
-        return False
 
 
 def _worker_died(trial: dict[str, Any]) -> bool:

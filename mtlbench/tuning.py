@@ -63,7 +63,7 @@ from .cost import count_params
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
 from .model import SharedConfig, build_model, get_model_class, make_config
-from .params import RunParams, default_params, params_from_dict
+from .params import RunParams, default_params, params_from_dict, run_trials
 from .profiles import PROFILES, Profile, get_profile
 from .records import WORKER_DIED, profile_dir
 from .suites import expand_suites, load_suite
@@ -812,30 +812,25 @@ class StudyParams:
                 f"study {s.get('study')!r} was tuned on other data than {data.name} (version/checksum differ); "
                 "re-run `mtlbench tune`, or pass --params-from default."
             )
-        number = s.get("run_trial")
-        best = s.get("best")
-        if number is None or not best or not best.get("run_params"):
+        chosen = run_trials(s)
+        numbers = chosen.numbers
+        if not numbers:
             return default_params(model, data, profile)  # no completed trial yet
         if s.get("n_counted", 0) < (s.get("budget") or {}).get("n_trials", 0):
             warnings.warn(f"study {s['study']!r} has {s['n_counted']} of its {s['budget']['n_trials']} trials; "
                           "using its best so far (finish it with `mtlbench tune`)", stacklevel=2)
-        if get_model_class(model).independent_tasks:
-            per_task = self._per_task(s, model, data, profile)
-            if per_task is not None:
-                return per_task
-        return params_from_dict(model, data, profile, best["run_params"], f"study:{s['study']}#{number}")
-
-    @staticmethod
-    def _per_task(s: dict[str, Any], model: str, data: SuiteData, profile: Profile) -> RunParams | None:
-        """Task k's parameters = those of its own best trial; None unless every task of the suite has one."""
-        per = s.get("per_task_best") or []
-        if [p.get("task") for p in per] != [t.name for t in data.tasks]:
-            return None
         trials = {t.get("number"): (t.get("user_attrs") or {}).get("params") for t in s.get("trials") or []}
-        sets = []
-        for p in per:
-            run_params = p.get("run_params") or trials.get(p["number"])
-            if not run_params:
-                return None
-            sets.append(params_from_dict(model, data, profile, run_params, f"study:{s['study']}#{p['number']}"))
-        return RunParams.task_wise(tuple(sets), f"study:{s['study']}#" + ",".join(f"t{p['number']}" for p in per))
+        best = s.get("best") or {}
+        if best.get("run_params"):
+            trials[best.get("number")] = best["run_params"]
+        missing = [n for n in numbers if not trials.get(n)]
+        if missing:
+            raise MtlbenchError(f"study summary {s.get('study')!r} lacks the parameters of trial {missing[0]}; "
+                                "re-export it with `mtlbench tune`, or pass --params-from default.")
+        sets = [params_from_dict(model, data, profile, trials[n], f"study:{s['study']}#{n}") for n in numbers]
+        if not chosen.task_wise:
+            return sets[0]
+        if (s.get("task_names") or []) != [t.name for t in data.tasks]:
+            raise MtlbenchError(f"study {s.get('study')!r} names the tasks {s.get('task_names')} but {data.name} has "
+                                f"{[t.name for t in data.tasks]}; re-run `mtlbench tune` on this suite, or pass --params-from default.")
+        return RunParams.task_wise(tuple(sets), f"study:{s['study']}#" + ",".join(f"t{n}" for n in numbers))

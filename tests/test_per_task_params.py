@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import mtlbench
+from mtlbench import report as REP
 from mtlbench import runner as R
 from mtlbench import tuning as T
 from mtlbench.cost import count_params, flops_per_sample
@@ -89,6 +90,10 @@ def test_run_after_tune_trains_each_single_task_network_with_its_tasks_best_tria
     other = recs["hard_sharing"]  # shares parameters: one trial, the best by mean score
     assert other["params_source"] == f"study:{hs['study']}#{hs['run_trial']}"
     assert "per_task" not in other["params"] and "fits" not in other["extra"]
+
+    # the report names the trials the runs used (one rule, mtlbench.params.run_trials, for both)
+    chosen = {s.model: s.chosen for s in REP.load_studies("quick", res)}
+    assert chosen == {"single_task": tuple(numbers), "hard_sharing": (hs["run_trial"],)}
 
     rep = R.reproduce(rec["key"], "quick", res)  # a task-wise record re-runs from what it stores
     assert all(row["diff"] == 0 for row in rep["rows"])

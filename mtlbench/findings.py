@@ -539,7 +539,7 @@ def _tuning_ranking(rep: Report) -> list[str]:
     if len(common) >= 3:
         tau, p = (float(x) for x in kendalltau([pos_d[m][1] for m in common], [pos_t[m][1] for m in common]))
         p = p if math.isfinite(p) else None
-    return head + [
+    return head + [*_rerun_noise(rep),
         "Places in the overall ranking (mean rank over suite families) with default parameters and with the tuned "
         "ones (a model without a study on a suite keeps its default run there: see the last column).", "",
         md_table(["model", "default: place", "default: mean rank", "tuned: place", "tuned: mean rank", "places gained",
@@ -547,6 +547,36 @@ def _tuning_ranking(rep: Report) -> list[str]:
         f"- Kendall τ between the default and the tuned mean ranks of the {len(common)} models in both: "
         f"{tau:+.2f} ({fp(p) or 'no test'})." if math.isfinite(tau)
         else "- Too few models in both rankings for a rank correlation.", ""]
+
+
+def _rerun_noise(rep: Report) -> list[str]:
+    """Tuned results that ran exactly the default configuration (defaults kept) against their default runs:
+    the noise floor of re-running, beside the (suite, model) pairs where tuning changed the parameters."""
+    defaults = {(s.suite, m.model): m for s in rep.default_suites or [] for m in s.models if m.params_source == "default"}
+    same, changed = [], []
+    for s in rep.suites:
+        for m in s.models:
+            d = defaults.get((s.suite, m.model))
+            if m.params_source != "default" and d is not None:
+                (same if m.params == d.params else changed).append((m, d))
+    if not same:
+        return []
+
+    def describe(pairs: list[tuple[ModelResult, ModelResult]]) -> str:
+        deltas = [abs(m.score - d.score) for m, d in pairs]
+        ps = [welch_p(m.scores, d.scores) for m, d in pairs]
+        sig = sum(1 for p in ps if p is not None and p < ALPHA)
+        return (f"mean |Δ score| {np.mean(deltas):.4f} (largest {max(deltas):.4f}), {sig} of {len(pairs)} "
+                "significant (Welch over seeds, uncorrected, α = 0.05)")
+
+    text = (f"**Re-run noise.** {len(same)} of the {len(same) + len(changed)} tuned (suite, model) results with a "
+            "default run beside them ran exactly the default parameters (the study kept its defaults, or the sweep "
+            "point borrowed such a study): the same configuration and seeds, trained twice, on other machines or "
+            f"code versions (see the header's hardware and commit lines): {describe(same)}.")
+    if changed:
+        text += f" Where tuning changed the parameters ({len(changed)} result{'s' * (len(changed) != 1)}): {describe(changed)}."
+    return [text + " Differences of the first kind are not an effect of tuning; read the places gained below with "
+            "them in mind.", ""]
 
 
 def render_findings(rep: Report) -> list[str]:

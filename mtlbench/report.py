@@ -227,6 +227,8 @@ class ModelResult:
     flops: float
     train_seconds: float
     score: float  # mean test score over seeds (ranking)
+    scores: list[float] = field(default_factory=list)  # test score per seed, in seed order
+    params: str = ""  # the run parameters (canonical JSON): equal strings = the same configuration trained
     comparisons: list[Comparison] = field(default_factory=list)
     trials: str = "–"
     defaults_kept: bool = False  # tuned, and the trial(s) it ran are its study's reference trial (the defaults)
@@ -376,7 +378,8 @@ def build_suites(records: list[dict[str, Any]], studies: list[Study] | None = No
                 model=model, tasks=task_results, seeds=[int(r["seed"]) for r in mrs],
                 params_source=mrs[0]["params_source"], n_params=int(mrs[0]["n_params"]),
                 flops=float(mrs[0]["flops_per_sample"]), train_seconds=float(np.mean([r["train_seconds"] for r in mrs])),
-                score=float(np.mean(scores)),
+                score=float(np.mean(scores)), scores=[float(x) for x in scores],
+                params=json.dumps(mrs[0]["params"], sort_keys=True),
             ))
         family, _ = parse_instance(suite)
         s = SuiteResult(suite, head["suite_family"] or family, str(head["suite_version"]), parse_instance(suite)[1],

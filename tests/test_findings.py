@@ -229,3 +229,29 @@ def test_expert_utilisation_spread_and_the_ple_papers_claim(root):
     md = R.render_markdown(R.build_report("quick", root))
     assert "CGC / PLE 0.00–0.50: mixed" in md  # CGC's tasks weight the shared expert alike
     assert [F._util_verdict([0.4], [0.1, 0.2]), F._util_verdict([], [0.3])] == ["opposite", "n/a"]
+
+
+def test_rerun_noise_separates_kept_defaults_from_tuning_effects(root):
+    tuned_cfg = {"model": {"experts": 8}, "shared": {}, "train": {"max_epochs": 3, "patience": 3}}
+    late = "2026-02-01T00:00:00Z"
+    recs = seeds("video", "single_task", [0.05, 0.80], tasks=(VCR, VTR))
+    recs += seeds("video", "cgc", [0.05, 0.80], tasks=(VCR, VTR)) + seeds("video", "ple", [0.05, 0.80], tasks=(VCR, VTR))
+    # cgc's study kept its defaults: the same configuration again, a little off (other machine); ple really changed
+    recs += seeds("video", "cgc", [0.0501, 0.8001], tasks=(VCR, VTR), source="study:cgc#0", ts=late)
+    recs += seeds("video", "ple", [0.03, 0.86], tasks=(VCR, VTR), source="study:ple#4", ts=late, params=tuned_cfg)
+    write(root, recs)
+    md = R.render_markdown(R.build_report("quick", root))
+    part = md.split("### How much does tuning change the ranking?", 1)[1].split("\n## ", 1)[0]
+    line = next(x for x in part.splitlines() if x.startswith("**Re-run noise.**"))
+    assert line.startswith("**Re-run noise.** 1 of the 2 tuned (suite, model) results with a default run beside them "
+                           "ran exactly the default parameters")
+    same, changed = line.split("Where tuning changed the parameters (1 result): ")
+    assert "0 of 1 significant" in same and "1 of 1 significant" in changed
+
+
+def test_no_rerun_noise_line_without_kept_defaults(root):
+    tuned_cfg = {"model": {"experts": 8}, "shared": {}, "train": {"max_epochs": 3, "patience": 3}}
+    recs = census("single_task", 0.9510) + census("mmoe", 0.9510)
+    recs += census("mmoe", 0.9600, source="study:mmoe#3", ts="2026-02-01T00:00:00Z", params=tuned_cfg)
+    write(root, recs)
+    assert "Re-run noise" not in R.render_markdown(R.build_report("quick", root))

@@ -569,14 +569,20 @@ def _rerun_noise(rep: Report) -> list[str]:
         return (f"mean |Δ score| {np.mean(deltas):.4f} (largest {max(deltas):.4f}), {sig} of {len(pairs)} "
                 "significant (Welch over seeds, uncorrected, α = 0.05)")
 
+    identical = [(m, d) for m, d in same if m.scores == d.scores]
+    differing = [(m, d) for m, d in same if m.scores != d.scores]
     text = (f"**Re-run noise.** {len(same)} of the {len(same) + len(changed)} tuned (suite, model) results with a "
             "default run beside them ran exactly the default parameters (the study kept its defaults, or the sweep "
-            "point borrowed such a study): the same configuration and seeds, trained twice, on other machines or "
-            f"code versions (see the header's hardware and commit lines): {describe(same)}.")
+            "point borrowed such a study), with the same seeds as their default run.")
+    if identical:
+        text += (f" {len(identical)} of them have identical numbers (trained again or reused on the same kind of "
+                 "machine: training is deterministic there).")
+    if differing:
+        text += (f" {len(differing)} were trained again on another machine or code version (see the header's hardware "
+                 f"and commit lines): {describe(differing)}; these differences are not an effect of tuning.")
     if changed:
         text += f" Where tuning changed the parameters ({len(changed)} result{'s' * (len(changed) != 1)}): {describe(changed)}."
-    return [text + " Differences of the first kind are not an effect of tuning; read the places gained below with "
-            "them in mind.", ""]
+    return [text, ""]
 
 
 def render_findings(rep: Report) -> list[str]:

@@ -679,9 +679,14 @@ def _hours(seconds: float) -> str:
 
 def _compute(rep: Report) -> str:
     """Total compute behind the profile: training time of every record plus every tuning trial."""
-    train = sum(float(r.get("train_seconds") or 0.0) for r in rep.all_records)
+    trained = [r for r in rep.all_records if "reused" not in (r.get("extra") or {})]  # reused: trained once, counted once
+    train = sum(float(r.get("train_seconds") or 0.0) for r in trained)
     threads = sorted({int(r.get("threads") or 0) for r in rep.all_records} - {0})
-    out = f"{_hours(train)} of training summed over {len(rep.all_records)} runs"
+    out = f"{_hours(train)} of training summed over {len(trained)} runs"
+    if len(trained) < len(rep.all_records):
+        n = len(rep.all_records) - len(trained)
+        out += (f" ({n} more record{'s' * (n != 1)} reuse an identical earlier training: the same parameters and seed "
+                "on the same machine, under another parameter source)")
     if rep.studies:
         n = sum(s.timed for s in rep.studies)
         dead = sum(s.untimed_dead for s in rep.studies)

@@ -1,6 +1,7 @@
 """`mtlbench run`: every (suite, model, seed), skipping finished records, never losing earlier ones."""
 from __future__ import annotations
 
+import json
 import os
 import traceback
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from .errors import DivergedError, MtlbenchError
 from .model import build_model, get_model_class, list_models
 from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
-from .records import RecordStore, RunRecord, git_commit, key_of, now, versions
+from .records import RecordStore, RunRecord, git_commit, key_of, now, record_key, versions
 from .suites import expand_suites, load_suite
 from .train import FitResult, fit, seed_everything
 
@@ -31,6 +32,7 @@ class RunSummary:
     done: list[str] = field(default_factory=list)  # "suite/model/seed"
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run, reason)
+    reused: list[str] = field(default_factory=list)  # runs recorded from an identical earlier training (``_reuse``)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -236,10 +238,13 @@ def run(
     resolver = params
     summary = RunSummary()
 
+    twins = None  # earlier trainings on this machine, by what determines their numbers (built when first needed)
     for instance in instances:
         data = load_suite(instance, prof)
         for model_name in model_names:
             rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
+            if not force:
+                twins = _reuse(model_name, data, prof, rp, n_seeds, dev, store, progress, summary, twins)
             together = _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary)
             for seed in range(n_seeds):
                 if seed in together:  # trained with the other seeds as one stacked model (multiseed)
@@ -272,6 +277,52 @@ def run(
                         ckpt.unlink(missing_ok=True)
                     summary.done.append(label)
     return summary
+
+
+def _machine(hardware_name: str, threads: Any, device: str, torch_version: Any) -> tuple[str, str, str, str]:
+    """What besides the key parts decides a training's numbers: the processor (older records spell one
+    thread "(1 threads)"), threads, device and torch version."""
+    return (str(hardware_name).replace("(1 threads)", "(1 thread)"), str(threads), str(device), str(torch_version))
+
+
+def _reuse(model_name, data, prof, rp, n_seeds, dev, store, progress, summary, twins):
+    """Record the missing seeds of one (suite, model) that an earlier record already trained on this machine:
+    the same data, profile, model, parameters and seed under another ``params_source`` (typically a study
+    that kept its defaults: the tuned run is the default run again). Training is deterministic on one
+    machine, so it would only give the same numbers again; the new record copies them, says which record it
+    reuses (``extra["reused"]``), and its training time is not counted twice in the report's compute.
+    Returns the index of earlier trainings (built on first use from the store's records)."""
+    source = rp.source
+    if twins is None:
+        twins = {}
+        for r in store.records():
+            if "reused" in (r.get("extra") or {}):
+                continue
+            twins.setdefault(_twin_key(r, r.get("extra", {}).get("hardware"), r.get("threads"), r.get("device"),
+                                       (r.get("versions") or {}).get("torch")), r)
+    here = _machine(hardware(dev), torch.get_num_threads(), str(dev), torch.__version__)
+    for seed in range(n_seeds):
+        parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=prof.name,
+                     model=model_name, params=rp.as_dict(), params_source=source, seed=seed)
+        key = key_of(**parts)
+        earlier = twins.get(_twin_key(json.loads(json.dumps(parts, default=str)), *here))
+        if earlier is None or earlier.get("key") == key or store.exists(key):
+            continue
+        with store.claim(key) as mine:
+            if not mine or store.exists(key):
+                continue
+            record = RunRecord(**{**{f: earlier[f] for f in RunRecord.__dataclass_fields__ if f in earlier},
+                                  "params_source": source, "key": key,
+                                  "extra": {**earlier.get("extra", {}), "reused": {"key": earlier["key"], "params_source": earlier["params_source"]}}})
+            store.write(record)
+        summary.reused.append(f"{data.name}/{model_name}/seed{seed}")
+        _skip(progress)
+    return twins
+
+
+def _twin_key(parts: dict[str, Any], *machine: Any) -> str:
+    """Hash of what decides a training's numbers: the record key's parts except ``params_source``, and the machine."""
+    return record_key({**{f: parts.get(f) for f in RunRecord.KEY_FIELDS if f != "params_source"}, "machine": _machine(*machine)})
 
 
 def _skip(progress: Any) -> None:

@@ -246,7 +246,18 @@ def test_rerun_noise_separates_kept_defaults_from_tuning_effects(root):
     assert line.startswith("**Re-run noise.** 1 of the 2 tuned (suite, model) results with a default run beside them "
                            "ran exactly the default parameters")
     same, changed = line.split("Where tuning changed the parameters (1 result): ")
-    assert "0 of 1 significant" in same and "1 of 1 significant" in changed
+    assert "1 were trained again on another machine" in same and "0 of 1 significant" in same and "identical" not in same
+    assert "1 of 1 significant" in changed
+
+
+def test_rerun_noise_counts_identical_reruns_apart(root):
+    late = "2026-02-01T00:00:00Z"
+    recs = seeds("video", "single_task", [0.05, 0.80], tasks=(VCR, VTR)) + seeds("video", "cgc", [0.05, 0.80], tasks=(VCR, VTR))
+    recs += seeds("video", "cgc", [0.05, 0.80], tasks=(VCR, VTR), source="study:cgc#0", ts=late)  # bit-identical
+    write(root, recs)
+    md = R.render_markdown(R.build_report("quick", root))
+    line = next(x for x in md.splitlines() if x.startswith("**Re-run noise.**"))
+    assert "1 of them have identical numbers" in line and "trained again on another machine" not in line
 
 
 def test_no_rerun_noise_line_without_kept_defaults(root):

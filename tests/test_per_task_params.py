@@ -192,3 +192,37 @@ def test_run_cost_is_the_sum_of_each_tasks_own_network_embeddings_included():
     (np_, fp), (nq, fq) = cost(one_task, p), cost(one_task, q)  # one network each, built on its own
     assert n == np_ + nq and f == pytest.approx(fp + fq)
     assert R.run_cost([(p, (0, 1))], [cost(data, p)], 2) == cost(data, p)
+
+
+# ------------------------------------------------------------------ reusing an identical earlier training
+def test_a_run_that_repeats_an_earlier_training_on_this_machine_reuses_its_record(tmp_path, monkeypatch):
+    res = tmp_path / "r"
+    first = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu")
+    assert len(first.done) == 2
+    [a0, a1] = sorted(mtlbench.load_records("quick", res), key=lambda r: r["seed"])
+    # a study that kept its defaults: the same parameters under another source
+    kept = lambda m, d, p: dataclasses.replace(default_params(m, d, p), source="study:hs#0")  # noqa: E731
+    seen = _count_fits(monkeypatch)
+    again = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", params=kept)
+    assert not seen and not again.done and len(again.reused) == 2  # nothing trained
+    recs = {(r["params_source"], r["seed"]): r for r in mtlbench.load_records("quick", res)}
+    for seed, old in enumerate([a0, a1]):
+        new = recs[("study:hs#0", seed)]
+        assert new["key"] != old["key"] and new["extra"]["reused"] == {"key": old["key"], "params_source": "default"}
+        assert (new["test_metrics"], new["val_metrics"], new["history"]) == (old["test_metrics"], old["val_metrics"], old["history"])
+    assert mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu",
+                        params=kept).skipped  # now simply done
+    rep = REP.build_report("quick", res)
+    assert "training summed over 2 runs (2 more records reuse an identical earlier training" in REP.render_markdown(rep)
+
+    # trained elsewhere (another processor): not reused, trained here
+    path = RecordStore("quick", res).path(a0["key"])
+    moved = json.loads(path.read_text())
+    moved["extra"]["hardware"] = "Some Other CPU (1 thread)"
+    path.write_text(json.dumps(moved))
+    other = lambda m, d, p: dataclasses.replace(default_params(m, d, p), source="study:hs#1")  # noqa: E731
+    third = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", params=other)
+    assert third.done == [f"{SUITE}/hard_sharing/seed0"] and len(third.reused) == 1
+    # training is deterministic on one machine: what was reused is what training gives
+    recs = {(r["params_source"], r["seed"]): r for r in mtlbench.load_records("quick", res)}
+    assert recs[("study:hs#1", 0)]["test_metrics"] == a0["test_metrics"]

@@ -315,6 +315,8 @@ def _reuse(model_name, data, prof, rp, n_seeds, dev, store, progress, summary, t
                                   "params_source": source, "key": key,
                                   "extra": {**earlier.get("extra", {}), "reused": {"key": earlier["key"], "params_source": earlier["params_source"]}}})
             store.write(record)
+            for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
+                ckpt.unlink(missing_ok=True)  # a killed training of this run: no longer needed
         summary.reused.append(f"{data.name}/{model_name}/seed{seed}")
         _skip(progress)
     return twins

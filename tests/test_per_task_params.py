@@ -203,8 +203,17 @@ def test_a_run_that_repeats_an_earlier_training_on_this_machine_reuses_its_recor
     # a study that kept its defaults: the same parameters under another source
     kept = lambda m, d, p: dataclasses.replace(default_params(m, d, p), source="study:hs#0")  # noqa: E731
     seen = _count_fits(monkeypatch)
+    store = RecordStore("quick", res)
+    data = mtlbench.load_suite(SUITE, QUICK)
+    p = kept("hard_sharing", data, QUICK)
+    key0 = R.key_of(suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile="quick",
+                    model="hard_sharing", params=p.as_dict(), params_source=p.source, seed=0)
+    [ckpt] = R.checkpoint_paths(store, key0, 1)  # as if a worker had been killed while training it
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.write_bytes(b"partial")
     again = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", params=kept)
     assert not seen and not again.done and len(again.reused) == 2  # nothing trained
+    assert not ckpt.exists() and store.exists(key0)
     recs = {(r["params_source"], r["seed"]): r for r in mtlbench.load_records("quick", res)}
     for seed, old in enumerate([a0, a1]):
         new = recs[("study:hs#0", seed)]

@@ -565,9 +565,10 @@ def _rerun_noise(rep: Report) -> list[str]:
     def describe(pairs: list[tuple[ModelResult, ModelResult]]) -> str:
         deltas = [abs(m.score - d.score) for m, d in pairs]
         ps = [welch_p(m.scores, d.scores) for m, d in pairs]
-        sig = sum(1 for p in ps if p is not None and p < ALPHA)
-        return (f"mean |Δ score| {np.mean(deltas):.4f} (largest {max(deltas):.4f}), {sig} of {len(pairs)} "
-                "significant (Welch over seeds, uncorrected, α = 0.05)")
+        sig = [m.score > d.score for (m, d), p in zip(pairs, ps) if p is not None and p < ALPHA]
+        way = f": {sum(sig)} better, {len(sig) - sum(sig)} worse than at the defaults" if sig else ""
+        return (f"mean |Δ score| {np.mean(deltas):.4f} (largest {max(deltas):.4f}), {len(sig)} of {len(pairs)} "
+                f"significant (Welch over seeds, uncorrected, α = 0.05{way})")
 
     identical = [(m, d) for m, d in same if m.scores == d.scores]
     differing = [(m, d) for m, d in same if m.scores != d.scores]

@@ -279,7 +279,7 @@ def _sweep_finding(ps: list[float], gaps: list[float]) -> str:
     elif tau < 0 and p_tau is not None and p_tau < ALPHA:
         finding = "reproduces"
     elif tau < 0:
-        finding = "holds in direction but not significantly"
+        finding = "is not significant here (the trend only leans the paper's way)"
     elif p_tau is not None and p_tau < ALPHA:
         finding = "is contradicted (the gap grows with p)"
     else:

@@ -78,7 +78,7 @@ def test_sweep_gap_growing_as_correlation_falls_reproduces(root):
     assert [r[0] for r in rows] == ["0", "0.3", "0.6", "1"]
     assert [r[4] for r in rows] == ["+0.3000", "+0.2000", "+0.1000", "0.0000"]
     # a perfect trend over 4 points is not significant: exact p = 2 / 4! (the asymptotic p would be ~0)
-    assert "Kendall τ = -1.00 (p=0.083; exact where there are no ties): the MMoE paper's finding holds in direction but not significantly" in md
+    assert "Kendall τ = -1.00 (p=0.083; exact where there are no ties): the MMoE paper's finding is not significant here (the trend only leans the paper's way)" in md
     for name, points, needle in (
             ("six", [(0.2 * i, 1.5 - 0.1 * i) for i in range(6)], "τ = -1.00 (p=0.0028; exact where there are no ties): the MMoE paper's finding reproduces"),
             ("opposite", [(0, 1.0), (0.5, 1.1), (1, 1.2)], "finding is not seen (no falling trend over these points)"),
@@ -120,7 +120,7 @@ def test_sweep_shows_tuned_beside_default_and_where_parameters_came_from(root):
         ("0.5", "+0.2000", "hard_sharing: p=0, mmoe: p=0: defaults kept"), ("1", "+0.1000", "tuned")]
     default = rows_of(md, "**Default hyper-parameters**")
     assert [(r[4], r[6]) for r in default] == [("0.0000", "default")] * 3
-    assert "finding holds in direction but not significantly" in part  # tuned: a falling gap over 3 points
+    assert "finding is not significant here (the trend only leans the paper's way)" in part  # tuned: a falling gap over 3 points
     assert "finding cannot be tested (the gap does not vary)" in part  # defaults: no gap at all
     write(root.parent / "untuned", [r for r in recs if r.params_source == "default"] + seeds(
         "video", "mmoe", [0.04, 0.8], tasks=(VCR, VTR), source="study:mmoe@video@quick#1"))

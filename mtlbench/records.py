@@ -217,6 +217,11 @@ def load_results(profile: str = "standard", results_dir: str | Path | None = Non
 
 
 # ---------------------------------------------------------------- provenance
+def hardware_spelling(hw: Any) -> str:
+    """A record's ``extra["hardware"]`` in one spelling: older records say "(1 threads)"."""
+    return str(hw).replace("(1 threads)", "(1 thread)")
+
+
 #: What "-dirty" looks at (as setup.py's): everything but generated results, which a long run changes.
 CODE_PATHSPEC = ("--", ".", ":(exclude)results", ":(exclude)leaderboard.md")
 

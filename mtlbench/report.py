@@ -35,7 +35,7 @@ from tabulate import tabulate
 
 from .names import parse_instance
 from .errors import MtlbenchError
-from .records import WORKER_DIED, load_records, profile_dir, results_root
+from .records import WORKER_DIED, hardware_spelling, load_records, profile_dir, results_root
 
 ALPHA = 0.05
 REFERENCE = "single_task"
@@ -667,8 +667,7 @@ def _hardware(records: list[dict[str, Any]]) -> str:
     for r in records:
         hw = r.get("extra", {}).get("hardware") if isinstance(r.get("extra"), dict) else None
         threads = r.get("threads", "?")
-        # older records say "(1 threads)": one spelling, so one group per machine
-        desc = str(hw).replace("(1 threads)", "(1 thread)") if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
+        desc = hardware_spelling(hw) if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
         counts[desc] += 1
     return "; ".join(f"{k} ({v} run{'' if v == 1 else 's'})" for k, v in sorted(counts.items()))
 

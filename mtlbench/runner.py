@@ -1,7 +1,6 @@
 """`mtlbench run`: every (suite, model, seed), skipping finished records, never losing earlier ones."""
 from __future__ import annotations
 
-import json
 import os
 import traceback
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from .errors import DivergedError, MtlbenchError
 from .model import build_model, get_model_class, list_models
 from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
-from .records import RecordStore, RunRecord, git_commit, key_of, now, record_key, versions
+from .records import RecordStore, RunRecord, git_commit, hardware_spelling, key_of, now, record_key, versions
 from .suites import expand_suites, load_suite
 from .train import FitResult, fit, seed_everything
 
@@ -243,17 +242,17 @@ def run(
         data = load_suite(instance, prof)
         for model_name in model_names:
             rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
+            parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
+                                profile=prof.name, model=model_name, params=rp.as_dict(), params_source=rp.source,
+                                seed=seed) for seed in range(n_seeds)}
+            keys = {seed: key_of(**p) for seed, p in parts.items()}
             if not force:
-                twins = _reuse(model_name, data, prof, rp, n_seeds, dev, store, progress, summary, twins)
-            together = _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary)
-            for seed in range(n_seeds):
+                twins = _reuse(model_name, data, rp, parts, keys, dev, store, progress, summary, twins)
+            together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)
+            for seed, key in keys.items():
                 if seed in together:  # trained with the other seeds as one stacked model (multiseed)
                     continue
                 label = f"{instance}/{model_name}/seed{seed}"
-                key = key_of(
-                    suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=prof.name,
-                    model=model_name, params=rp.as_dict(), params_source=rp.source, seed=seed,
-                )
                 if store.exists(key) and not force:
                     summary.skipped.append(label)
                     _skip(progress)
@@ -280,19 +279,18 @@ def run(
 
 
 def _machine(hardware_name: str, threads: Any, device: str, torch_version: Any) -> tuple[str, str, str, str]:
-    """What besides the key parts decides a training's numbers: the processor (older records spell one
-    thread "(1 threads)"), threads, device and torch version."""
-    return (str(hardware_name).replace("(1 threads)", "(1 thread)"), str(threads), str(device), str(torch_version))
+    """What besides the key parts decides a training's numbers: the processor, threads, device and torch version."""
+    return (hardware_spelling(hardware_name), str(threads), str(device), str(torch_version))
 
 
-def _reuse(model_name, data, prof, rp, n_seeds, dev, store, progress, summary, twins):
+def _reuse(model_name, data, rp, parts, keys, dev, store, progress, summary, twins):
     """Record the missing seeds of one (suite, model) that an earlier record already trained on this machine:
     the same data, profile, model, parameters and seed under another ``params_source`` (typically a study
     that kept its defaults: the tuned run is the default run again). Training is deterministic on one
     machine, so it would only give the same numbers again; the new record copies them, says which record it
     reuses (``extra["reused"]``), and its training time is not counted twice in the report's compute.
-    Returns the index of earlier trainings (built on first use from the store's records)."""
-    source = rp.source
+    ``parts``/``keys``: each seed's record key parts and key. Returns the index of earlier trainings (built on
+    first use from the store's records)."""
     if twins is None:
         twins = {}
         for r in store.records():
@@ -301,18 +299,15 @@ def _reuse(model_name, data, prof, rp, n_seeds, dev, store, progress, summary, t
             twins.setdefault(_twin_key(r, r.get("extra", {}).get("hardware"), r.get("threads"), r.get("device"),
                                        (r.get("versions") or {}).get("torch")), r)
     here = _machine(hardware(dev), torch.get_num_threads(), str(dev), torch.__version__)
-    for seed in range(n_seeds):
-        parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=prof.name,
-                     model=model_name, params=rp.as_dict(), params_source=source, seed=seed)
-        key = key_of(**parts)
-        earlier = twins.get(_twin_key(json.loads(json.dumps(parts, default=str)), *here))
+    for seed, key in keys.items():
+        earlier = twins.get(_twin_key(parts[seed], *here))
         if earlier is None or earlier.get("key") == key or store.exists(key):
             continue
         with store.claim(key) as mine:
             if not mine or store.exists(key):
                 continue
             record = RunRecord(**{**{f: earlier[f] for f in RunRecord.__dataclass_fields__ if f in earlier},
-                                  "params_source": source, "key": key,
+                                  "params_source": rp.source, "key": key,
                                   "extra": {**earlier.get("extra", {}), "reused": {"key": earlier["key"], "params_source": earlier["params_source"]}}})
             store.write(record)
             for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
@@ -323,7 +318,8 @@ def _reuse(model_name, data, prof, rp, n_seeds, dev, store, progress, summary, t
 
 
 def _twin_key(parts: dict[str, Any], *machine: Any) -> str:
-    """Hash of what decides a training's numbers: the record key's parts except ``params_source``, and the machine."""
+    """Hash of what decides a training's numbers: the record key's parts except ``params_source``, and the
+    machine (``record_key`` hashes their JSON, so a loaded record and fresh key parts hash alike)."""
     return record_key({**{f: parts.get(f) for f in RunRecord.KEY_FIELDS if f != "params_source"}, "machine": _machine(*machine)})
 
 
@@ -336,7 +332,7 @@ def _skip(progress: Any) -> None:
 _COST_CACHE: dict[tuple[str, str, str], tuple[int, float]] = {}
 
 
-def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary) -> set[int]:
+def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary) -> set[int]:
     """Train the missing seeds of one (suite, model) together as one stacked model (``multiseed.fit_seeds``)
     where that is faster (``stacking_pays_off``), writing the same records as one by one. Returns the seeds
     handled (done or failed); the rest go one by one. Runs resuming from a checkpoint go one by one."""
@@ -344,14 +340,9 @@ def _train_stacked(model_name, data, prof, rp, n_seeds, force, dev, store, progr
 
     from .multiseed import fit_seeds, stacking_pays_off
 
-    keys = {
-        seed: key_of(suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=prof.name,
-                     model=model_name, params=rp.as_dict(), params_source=rp.source, seed=seed)
-        for seed in range(n_seeds)
-    }
     plan = fit_plan(model_name, data, rp)  # task-wise params: one stacked training per distinct parameter set
     ckpts = {seed: checkpoint_paths(store, key, len(plan)) for seed, key in keys.items()}
-    todo = [s for s in range(n_seeds) if (force or not store.exists(keys[s])) and not any(c.exists() for c in ckpts[s])]
+    todo = [s for s in keys if (force or not store.exists(keys[s])) and not any(c.exists() for c in ckpts[s])]
     if not stacking_pays_off(dev, len(todo)):
         return set()
     with ExitStack() as held:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .fsio import atomic_replace, atomic_write, temp_path
+
 if TYPE_CHECKING:
     from .report import Report, SuiteResult
 
@@ -325,8 +327,8 @@ def write_html(rep: Report, specs: list[ChartSpec], figs: list, out_dir: Path) -
     js = out_dir / "plotly.min.js"
     stamp = out_dir / ".plotly-version"
     if not js.exists() or not stamp.exists() or stamp.read_text() != plotly.__version__:
-        _atomic_write_text(js, get_plotlyjs())
-        _atomic_write_text(stamp, plotly.__version__)
+        atomic_write(js, get_plotlyjs())
+        atomic_write(stamp, plotly.__version__)
     title = escape(f"mtlbench report — profile {rep.profile}")
     toc = "\n".join(f'<li><a href="#sec_{s.name}">{escape(s.title)}</a></li>' for s in specs)
     parts = [HTML_HEAD.format(title=title, toc=toc)]
@@ -339,14 +341,10 @@ def write_html(rep: Report, specs: list[ChartSpec], figs: list, out_dir: Path) -
                      f'<p class="caption">{_strip_md(spec.caption)}</p>\n{div}\n</section>\n')
     parts.append("</body>\n</html>\n")
     path = out_dir / "report.html"
-    _atomic_write_text(path, "".join(parts))
+    atomic_write(path, "".join(parts))
     return path
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def find_browser() -> str | None:
@@ -397,7 +395,7 @@ def write_static(specs: list[ChartSpec], figs: list, out_dir: Path) -> tuple[lis
     jobs = []
     tmp = []
     for (s, fig), p in zip(todo, paths):
-        t = p.with_name(f".{p.stem}.{os.getpid()}.tmp.png")
+        t = temp_path(p)
         tmp.append(t)
         w, h = _png_size(s)
         jobs.append(dict(fig=fig.to_dict(), path=str(t), opts=dict(format="png", width=w, height=h, scale=1)))
@@ -406,9 +404,9 @@ def write_static(specs: list[ChartSpec], figs: list, out_dir: Path) -> tuple[lis
         os.environ["BROWSER_PATH"] = browser
         kaleido.write_fig_from_object_sync(jobs, kopts={"mathjax": False})  # no CDN: plotly.js comes from the package
         for t, p in zip(tmp, paths):
-            os.replace(t, p)
+            atomic_replace(t, p)
         manifest = {k: v for k, v in manifest.items() if k in digests} | {s.name: digests[s.name] for s, _ in todo}
-        _atomic_write_text(manifest_path, json.dumps(manifest, sort_keys=True, indent=1) + "\n")
+        atomic_write(manifest_path, json.dumps(manifest, sort_keys=True, indent=1) + "\n")
     except Exception as err:  # noqa: BLE001 - a broken browser must not lose the report: degrade to HTML
         for t in tmp:
             t.unlink(missing_ok=True)

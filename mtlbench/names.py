@@ -43,3 +43,9 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+def suite_slug(name: str) -> str:
+    """The one file-name-safe form of a suite instance name, used for chart files and study files alike:
+    ``synthetic[p=0.5]`` → ``synthetic_p_0.5`` (every run of characters other than letters, digits and '.' → '_')."""
+    return re.sub(r"[^A-Za-z0-9.]+", "_", name).strip("_")

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from .errors import MtlbenchError
+from .fsio import atomic_write
 
 SCHEMA_VERSION = 1
 
@@ -90,16 +91,6 @@ def key_of(**parts: Any) -> str:
     return record_key({f: parts[f] for f in RunRecord.KEY_FIELDS})
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the whole new one
-
-
 class RecordStore:
     """Records of one profile: ``<results>/<profile>/records/<key>.json`` (one file per run, so
     concurrent writers never clobber each other); failures in ``failed/<key>.json``."""
@@ -129,7 +120,7 @@ class RecordStore:
     def write(self, record: RunRecord) -> Path:
         record.key = record.key or record_key(record.key_parts())
         path = self.path(record.key)
-        _atomic_write(path, record.to_json() + "\n")
+        atomic_write(path, record.to_json() + "\n", fsync=True)
         (self.failed_dir / f"{record.key}.json").unlink(missing_ok=True)
         return path
 
@@ -161,7 +152,7 @@ class RecordStore:
         return json.loads(matches[0].read_text())
 
     def write_failure(self, key: str, info: dict[str, Any]) -> None:
-        _atomic_write(self.failed_dir / f"{key}.json", json.dumps({**info, "key": key}, sort_keys=True, default=str) + "\n")
+        atomic_write(self.failed_dir / f"{key}.json", json.dumps({**info, "key": key}, sort_keys=True, default=str) + "\n", fsync=True)
 
     def failures(self) -> list[dict[str, Any]]:
         return [r for r in _read_dir(self.failed_dir)]

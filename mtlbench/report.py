@@ -33,8 +33,9 @@ import numpy as np
 import polars as pl
 from tabulate import tabulate
 
-from .names import parse_instance
+from .names import parse_instance, suite_slug
 from .errors import MtlbenchError
+from .fsio import atomic_write
 from .records import WORKER_DIED, hardware_spelling, load_records, profile_dir, results_root
 
 ALPHA = 0.05
@@ -322,9 +323,7 @@ class Report:
     default_suites: list[SuiteResult] | None = None  # default-params comparison when tuned runs exist
 
 
-def slug(name: str) -> str:
-    """File-name-safe, deterministic name of a suite instance."""
-    return re.sub(r"[^A-Za-z0-9.]+", "_", name).strip("_")
+slug = suite_slug
 
 
 def model_key(m: str) -> tuple[int, str]:
@@ -1038,10 +1037,7 @@ def generate(profile: str, results_dir: str | Path | None = None, charts: bool =
         from . import charts as C
 
         html, images, notice = C.write_charts(rep, chart_dir(profile, results_dir), static=static)
-    md_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = md_path.with_name(f".{md_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, md_path)
+    atomic_write(md_path, text)
     return ReportFiles(md_path, html, images, notice)
 
 

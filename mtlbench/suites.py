@@ -11,6 +11,7 @@ import torch
 
 from .data import SuiteData, format_instance, parse_instance
 from .errors import MtlbenchError
+from .fsio import atomic_write_with
 from .perf import exact_floats
 from .profiles import Profile
 from .registry import Registry
@@ -108,10 +109,7 @@ def cached_suite(key_parts: dict[str, Any], build) -> SuiteData:
             print(f"mtlbench: ignoring unreadable cache file {path} ({err.__class__.__name__})", file=sys.stderr)
     data = build().finalize()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(data, tmp)
-        os.replace(tmp, path)
+        atomic_write_with(path, lambda fh: torch.save(data, fh))
     except OSError:
         pass
     return data

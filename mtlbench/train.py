@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import torch
 from . import metrics as M
 from .data import Split, SuiteData
 from .errors import DivergedError, MtlbenchError
+from .fsio import atomic_write_with
 from .loss import masked_loss, task_weights
 from .model import MTLModel
 from .perf import flush_denormals, maybe_compile, tune_cpu_allocator
@@ -243,20 +243,15 @@ def _save_checkpoint(path: Path, model, opt, gen, groups, history, epoch, train_
 
 def write_checkpoint(path: Path, model_state, opt_state, gen, torch_rng, groups, history, epoch, train_seconds, samples) -> None:
     """The per-epoch checkpoint ``fit`` resumes from (also written per seed by ``multiseed``), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(
-        {
-            "model": model_state,
-            "opt": opt_state,
-            "gen": gen.get_state(),
-            "torch_rng": torch_rng,
-            "groups": [dict(g.__dict__) for g in groups],
-            "history": history,
-            "epoch": epoch,
-            "train_seconds": train_seconds,
-            "samples": samples,
-        },
-        tmp,
-    )
-    os.replace(tmp, path)
+    state = {
+        "model": model_state,
+        "opt": opt_state,
+        "gen": gen.get_state(),
+        "torch_rng": torch_rng,
+        "groups": [dict(g.__dict__) for g in groups],
+        "history": history,
+        "epoch": epoch,
+        "train_seconds": train_seconds,
+        "samples": samples,
+    }
+    atomic_write_with(path, lambda fh: torch.save(state, fh))

@@ -62,6 +62,7 @@ from . import metrics as M
 from .cost import count_params
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
+from .fsio import atomic_write
 from .model import SharedConfig, build_model, get_model_class, make_config
 from .params import RunParams, default_params, params_from_dict, run_trials
 from .profiles import PROFILES, Profile, get_profile
@@ -672,10 +673,7 @@ def summarize_study(study: optuna.Study) -> dict[str, Any]:
 
 def export_study(study: optuna.Study, path: Path) -> dict[str, Any]:
     summary = summarize_study(study)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(summary, indent=1, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(summary, indent=1, sort_keys=True, allow_nan=False) + "\n")
     return summary
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 
 from .data import SuiteData
 from .errors import MtlbenchError
+from .fsio import atomic_write
 from .model import MTLModel, build_model, list_models, make_config
 from .params import default_params
 from .profiles import get_profile
@@ -196,10 +196,7 @@ def run(profile: str = "quick", suites: list[str] | None = None, models: list[st
                     pass
             log(f"{instance}/{m}: training the fixed configuration {FIXED[m]} ...")
             blob = compute(m, data, prof.name, seed, device)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(blob, sort_keys=True, indent=1, allow_nan=False) + "\n")
-            os.replace(tmp, path)
+            atomic_write(path, json.dumps(blob, sort_keys=True, indent=1, allow_nan=False) + "\n")
             written.append(path)
     return written
 

@@ -1,0 +1,55 @@
+"""Writing result files so that a reader, or a process killed mid-write, never sees half a file.
+
+One mechanism for every writer in the package (records, study exports, reports, charts, suite caches,
+checkpoints): write a temporary file next to the target, then ``os.replace`` it, which is atomic on POSIX.
+Torch-free, so the report layer can use it.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def _tmp_for(path: Path) -> Path:
+    # Hidden, per-process and keeping the suffix (some writers, e.g. image exporters, look at it).
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], None], fsync: bool = False) -> Path:
+    """``write(fh)`` fills a temporary binary file, which then replaces ``path`` in one step.
+
+    ``fsync=True`` also forces the bytes to disk before the replace (records: a power cut must not leave an
+    empty record that would count as finished)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_for(path)
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write(path: str | Path, data: str | bytes, fsync: bool = False) -> Path:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` atomically."""
+    blob = data.encode() if isinstance(data, str) else data
+    return atomic_write_with(path, lambda fh: fh.write(blob), fsync=fsync)
+
+
+def atomic_replace(tmp: str | Path, path: str | Path) -> Path:
+    """Move a finished temporary file (written by a tool that takes a path, e.g. an image exporter) into place."""
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def temp_path(path: str | Path) -> Path:
+    """The temporary name ``atomic_write`` would use for ``path`` (for tools that write to a path themselves)."""
+    return _tmp_for(Path(path))

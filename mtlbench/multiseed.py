@@ -43,10 +43,11 @@ from torch.func import functional_call, vmap
 from . import metrics as M
 from .data import Split, SuiteData
 from .errors import DivergedError, MtlbenchError
-from .loss import masked_loss
+from .loss import masked_task_losses
 from .model import MTLModel
 from .perf import flush_denormals, tune_cpu_allocator
-from .train import FitResult, TrainConfig, _restore_best, _Selection, evaluate_split, fit, make_optimizer, seed_everything, write_checkpoint
+from .protocol import FitResult, SeedRun, eval_steps, evaluate_test_split
+from .train import TrainConfig, evaluate_split, fit, make_optimizer, seed_everything, write_checkpoint
 
 #: on_epoch(seed, epoch, val_score, val_metrics), called after each epoch of each seed still training.
 SeedEpochCallback = Callable[[int, int, float, list[dict[str, float]]], None]
@@ -141,9 +142,11 @@ class _Stack:
 
 
 def _batched_losses(template: _WithAux):
+    """(weights, batch, is_binary, ω(t)) -> (total loss [S], per-task losses [S, K]) for every seed at once."""
     def one(weights, x_num, x_cat, y, mask, is_binary, w):
         out, aux = functional_call(template, weights, (x_num, x_cat))
-        return masked_loss(out, y, mask, is_binary, w, aux)
+        task_losses = masked_task_losses(out, y, mask, is_binary)  # [K]
+        return (w * task_losses).sum() + aux, task_losses
 
     # weights and the batch carry the seed axis; is_binary and the epoch's task weights are shared.
     return vmap(one, in_dims=(0, 0, 0, 0, 0, None, None), randomness="error")
@@ -167,11 +170,10 @@ def _predict_stacked(template: _WithAux, stack: _Stack, split: Split, batch_size
     return torch.cat(outs, dim=1).float()
 
 
-def _save_seed_checkpoint(path: Path, stack: _Stack, j: int, gen, torch_rng, groups, history, epoch, train_seconds, samples) -> None:
+def _save_seed_checkpoint(path: Path, stack: _Stack, j: int, gen, torch_rng, run: SeedRun, epoch: int) -> None:
     """The checkpoint ``train.fit`` writes for this seed, so ``fit(checkpoint=path)`` resumes it."""
     model_state = {k: v.clone() for k, v in _SeedView(stack, j).state_dict().items()}
-    write_checkpoint(path, model_state, stack.seed_optimizer_state(j), gen, torch_rng, groups, history, epoch,
-                     train_seconds, samples)
+    write_checkpoint(path, model_state, stack.seed_optimizer_state(j), gen, torch_rng, run, epoch)
 
 
 def fit_seeds(
@@ -241,7 +243,7 @@ def _probe(model: MTLModel, data: SuiteData, device: torch.device) -> None:
         is_binary = torch.tensor([t.kind == "binary" for t in data.tasks], device=device)
         w = torch.ones(data.n_tasks, device=device)
         two = lambda t: t.unsqueeze(0).expand(2, *t.shape)  # noqa: E731
-        loss = _batched_losses(template)(stack.weights(), two(rows.x_num), two(rows.x_cat), two(rows.y), two(rows.mask), is_binary, w)
+        loss, _ = _batched_losses(template)(stack.weights(), two(rows.x_num), two(rows.x_cat), two(rows.y), two(rows.mask), is_binary, w)
         loss.sum().backward()
     except _Unstackable:
         raise
@@ -251,6 +253,7 @@ def _probe(model: MTLModel, data: SuiteData, device: torch.device) -> None:
 
 def _fit_stacked(models, seeds, rngs, paths, data: SuiteData, cfg: TrainConfig, device: torch.device,
                  evaluate_test: bool, on_epoch: SeedEpochCallback | None, positions: list[int]) -> dict[int, FitResult | DivergedError]:
+    """The loop of ``train.fit`` with a seed axis: the same schedule and protocol (``SeedRun``) per seed."""
     K, S = data.n_tasks, len(models)
     for m in models:
         m.to(device)
@@ -263,111 +266,97 @@ def _fit_stacked(models, seeds, rngs, paths, data: SuiteData, cfg: TrainConfig, 
     template = _WithAux(copy.deepcopy(models[0])).to(device).train()
     losses_of = _batched_losses(template)
     stack = _Stack(models, cfg, device)
-    independent = models[0].independent_tasks
-    groups = [
-        [_Selection([k], cfg.patience) for k in range(K)] if independent else [_Selection(list(range(K)), cfg.patience)]
-        for _ in range(S)
-    ]
+    runs = [SeedRun(data.tasks, models[0].independent_tasks, cfg.patience, cfg.min_delta, cfg.max_evals, cfg.evals_per_epoch)
+            for _ in range(S)]
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    history: list[list[dict[str, Any]]] = [[] for _ in range(S)]
-    seconds, samples = [0.0] * S, [0] * S
     failed: dict[int, DivergedError] = {}
     active = list(range(S))  # seed positions whose slices are in the stack, in stack order
     N, bs = len(train), cfg.batch_size
+    n_steps = math.ceil(N / bs)
+    boundaries = set(eval_steps(n_steps, cfg.evals_per_epoch))
+    y_val, mask_val = val.y.cpu().numpy(), val.mask.cpu().numpy()
 
-    def drop(keep: list[int]) -> None:
+    def drop(keep: list[int]) -> list[int]:
+        """Keep only the seeds ``keep`` in the stack; returns their rows in the old stack order."""
         nonlocal active
+        rows = [active.index(j) for j in keep]
         if keep != active:
             if keep:
-                stack.keep([active.index(j) for j in keep])
+                stack.keep(rows)
             active = keep
+        return rows
 
     for epoch in range(cfg.max_epochs):
-        drop([j for j in active if not all(g.done for g in groups[j])])
+        drop([j for j in active if not runs[j].done])
         if not active:
             break
         t0 = time.perf_counter()
         template.train()
         w = torch.tensor(cfg.weights(K, epoch), device=device, dtype=torch.float32)
         perms = torch.stack([torch.randperm(N, generator=gens[j]) for j in active]).to(device)  # [S_a, N]
-        total = torch.zeros(len(active), device=device)
+        since_eval = torch.zeros(len(active), K, device=device)  # [S_a, K] Σ per-task loss · rows
+        rows_since_eval = 0
         for step, i in enumerate(range(0, N, bs)):
             idx = perms[:, i : i + bs]  # [S_a, b]
             Sa, b = idx.shape
             flat = idx.reshape(-1)
             batch = [t.index_select(0, flat).view(Sa, b, *t.shape[1:]) for t in (train.x_num, train.x_cat, train.y, train.mask)]
-            loss = losses_of(stack.weights(), *batch, is_binary, w)  # [S_a]
+            loss, task_losses = losses_of(stack.weights(), *batch, is_binary, w)  # [S_a], [S_a, K]
             stack.opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             stack.opt.step()
-            total += loss.detach() * b
+            since_eval += task_losses.detach() * b
+            rows_since_eval += b
             if step % 64 == 63:  # the same rare host sync as `fit`: stop a diverging seed early
-                bad = [j for j, ok in zip(active, torch.isfinite(total).tolist()) if not ok]
+                bad = [j for j, ok in zip(active, torch.isfinite(since_eval).all(1).tolist()) if not ok]
+                for j in bad:
+                    failed[j] = DivergedError(f"non-finite training loss in epoch {epoch}, step {step}; lower the learning rate")
                 if bad:
-                    for j in bad:
-                        failed[j] = DivergedError(f"non-finite training loss in epoch {epoch}, step {step}; lower the learning rate")
-                    keep = [a for a in range(len(active)) if active[a] not in bad]
-                    total = total[keep]
-                    perms = perms[keep]
-                    drop([j for j in active if j not in bad])
-                    if not active:
-                        break
-        if not active:
-            break
-        train_loss = (total / N).tolist()  # one host sync per epoch
-        share = (time.perf_counter() - t0) / len(active)
-        for j in active:
-            seconds[j] += share
-            samples[j] += N
-        for a, j in enumerate(list(active)):
-            if not math.isfinite(train_loss[a]):
-                failed[j] = DivergedError(f"non-finite training loss ({train_loss[a]}) in epoch {epoch}; lower the learning rate")
-        pred = _predict_stacked(template, stack, val).cpu().numpy()  # [S_a, N_val, K]
-        y, mask = val.y.cpu().numpy(), val.mask.cpu().numpy()
-        for a, j in enumerate(active):
-            if j in failed:
+                    rows = drop([j for j in active if j not in bad])
+                    perms, since_eval = perms[rows], since_eval[rows]
+                if not active:
+                    break
+            if step not in boundaries:
                 continue
-            val_metrics = M.evaluate(data.tasks, pred[a], y, mask)
-            overall = M.score(data.tasks, val_metrics)
-            view = _SeedView(stack, a)
-            for g in groups[j]:
-                g.update(epoch, M.score([data.tasks[k] for k in g.tasks], [val_metrics[k] for k in g.tasks]), view)
-            history[j].append({"epoch": epoch, "train_loss": train_loss[a], "val_score": overall, "val": val_metrics})
-            if paths[j] is not None:
-                _save_seed_checkpoint(paths[j], stack, a, gens[j], rngs[j], groups[j], history[j], epoch, seconds[j], samples[j])
-            if on_epoch is not None:
-                on_epoch(seeds[j], epoch, overall, val_metrics)
-        drop([j for j in active if j not in failed])
+            share = (time.perf_counter() - t0) / len(active)
+            losses = (since_eval / rows_since_eval).tolist()
+            pred = _predict_stacked(template, stack, val).cpu().numpy()  # [S_a, N_val, K]
+            for a, j in enumerate(active):
+                runs[j].train_seconds += share
+                runs[j].samples += rows_since_eval
+                try:
+                    runs[j].check_finite(losses[a], epoch)
+                except DivergedError as err:
+                    failed[j] = err
+                    continue
+                val_metrics = M.evaluate(data.tasks, pred[a], y_val, mask_val)
+                score = runs[j].evaluate(epoch, step, losses[a], val_metrics, _SeedView(stack, a))
+                if paths[j] is not None and (step == n_steps - 1 or runs[j].done):  # fit's checkpoint, before the callback
+                    _save_seed_checkpoint(paths[j], stack, a, gens[j], rngs[j], runs[j], epoch)
+                if on_epoch is not None:
+                    on_epoch(seeds[j], len(runs[j].history) - 1, score, val_metrics)
+            since_eval.zero_()
+            rows_since_eval = 0
+            rows = drop([j for j in active if j not in failed and not runs[j].done])
+            perms, since_eval = perms[rows], since_eval[rows]
+            if not active:
+                break
+            t0 = time.perf_counter()
 
     out: dict[int, FitResult | DivergedError] = {}
     for j in range(S):
         if j in failed:
             out[positions[j]] = failed[j]
             continue
-        if any(g.state is None for g in groups[j]):
-            out[positions[j]] = DivergedError("no epoch produced a finite validation score")
+        try:
+            models[j].load_state_dict(runs[j].chosen_state())
+        except DivergedError as err:
+            out[positions[j]] = err
             continue
-        model = models[j]
-        _restore_best(model, groups[j])
-        chosen: list[Any] = [None] * K
-        for g in groups[j]:
-            for k in g.tasks:
-                chosen[k] = history[j][g.best_epoch]["val"][k]
-        result = FitResult(
-            history=history[j],
-            best_epochs=[g.best_epoch for g in groups[j]],
-            val_metrics=chosen,
-            val_score=M.score(data.tasks, chosen),
-            train_seconds=seconds[j],
-            samples_per_second=samples[j] / seconds[j] if seconds[j] > 0 else 0.0,
-            epochs_run=len(history[j]),
-        )
+        result = runs[j].result()
         if evaluate_test:  # the test split is touched once per seed, after model selection
             test = data.test.to(device)
-            result.test_metrics, tpred = evaluate_split(model, data, test)
-            ty, tmask = test.y.cpu().numpy(), test.mask.cpu().numpy()
-            result.test_se = [
-                M.bootstrap_se(t, tpred[tmask[:, k], k], ty[tmask[:, k], k], seed=seeds[j]) for k, t in enumerate(data.tasks)
-            ]
+            _, tpred = evaluate_split(models[j], data, test)
+            evaluate_test_split(result, data, tpred, test)
         out[positions[j]] = result
     return out

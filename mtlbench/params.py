@@ -79,24 +79,31 @@ def run_trials(summary: dict[str, Any]) -> RunTrials:
     return RunTrials((number,) if isinstance(number, int) else ())
 
 
+def protocol_params(data: SuiteData, profile: Profile) -> dict[str, Any]:
+    """The training rules a profile fixes for every model on a suite (never tuned): epoch cap, patience,
+    validation schedule and improvement threshold (docs/protocol.md §2)."""
+    return dict(max_epochs=profile.epoch_cap(data.family), patience=profile.patience,
+                evals_per_epoch=profile.evals_per_epoch(len(data.train)), min_delta=profile.min_delta)
+
+
 def default_params(model: str, data: SuiteData, profile: Profile) -> RunParams:
     return RunParams(
         model=make_config(model),
         shared=SharedConfig(emb_dim=data.emb_dim),
-        train=TrainConfig(max_epochs=profile.max_epochs, patience=profile.patience, batch_size=profile.batch_size),
+        train=TrainConfig(batch_size=profile.batch_size, **protocol_params(data, profile)),
         source="default",
     )
 
 
 def params_from_dict(model: str, data: SuiteData, profile: Profile, d: dict[str, Any], source: str) -> RunParams:
     """Build RunParams from ``{"model": {...}, "shared": {...}, "train": {...}}`` (missing keys: defaults).
-    The epoch cap and patience always come from the profile, so every model has the same budget."""
+    The training rules (``protocol_params``) always come from the profile, so every model has the same budget."""
     if d.get("per_task"):  # a task-wise record: one parameter set per task (sources "<source> task k")
         per = tuple(params_from_dict(model, data, profile, p, f"{source} task {k + 1}") for k, p in enumerate(d["per_task"]))
         return RunParams.task_wise(per, source)
     base = default_params(model, data, profile)
     train = {**dataclasses.asdict(base.train), **d.get("train", {})}
-    train.update(max_epochs=profile.max_epochs, patience=profile.patience)
+    train.update(protocol_params(data, profile))
     for key in ("loss_weights", "loss_decays"):
         train[key] = tuple(train[key])
     return RunParams(

@@ -8,13 +8,27 @@ from .registry import did_you_mean
 
 @dataclass(frozen=True)
 class Profile:
+    """How much data, training and repetition a run gets. The training rules (docs/protocol.md §2):
+    validation every ``eval_samples`` training samples (at least once per epoch), patience counted in
+    validations, a score must beat the best by more than ``min_delta``, and an epoch cap per suite family
+    (``epoch_caps``, else ``max_epochs``) chosen so that runs stop by patience, not by the cap."""
+
     name: str
     seeds: int  # seeds per (suite, model) for `mtlbench run`
-    max_epochs: int  # epoch cap; early stopping (patience 3) usually ends sooner
-    patience: int
+    max_epochs: int  # epoch cap of a suite family without its own entry in epoch_caps
+    patience: int  # validations without improvement before a selection group is frozen
     sweep: tuple[float, ...]  # correlation points of the synthetic sweep
     description: str
     batch_size: int = 1024  # default batch size (tuning may choose another); quick's small data needs more steps
+    eval_samples: int = 0  # validate every this many training samples; 0: once per epoch
+    min_delta: float = 0.0  # improvement of the validation score needed to count as better
+    epoch_caps: tuple[tuple[str, int], ...] = ()  # (suite family, epoch cap) where it differs from max_epochs
+
+    def epoch_cap(self, family: str) -> int:
+        return dict(self.epoch_caps).get(family, self.max_epochs)
+
+    def evals_per_epoch(self, n_train: int) -> int:
+        return max(1, round(n_train / self.eval_samples)) if self.eval_samples else 1
 
 
 PROFILES: dict[str, Profile] = {

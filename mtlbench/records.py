@@ -62,8 +62,8 @@ class RunRecord:
     test_metrics: list[dict[str, float]]
     test_se: list[float]
     val_score: float
-    history: list[dict[str, Any]]
-    best_epochs: list[int]
+    history: list[dict[str, Any]]  # one entry per validation (several per epoch when evals_per_epoch > 1)
+    best_epochs: list[int]  # per selection group: index into ``history`` of the chosen evaluation
     epochs_run: int
     n_params: int
     flops_per_sample: float
@@ -77,6 +77,11 @@ class RunRecord:
     schema_version: int = SCHEMA_VERSION
     key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. gate utilisation summaries
+    # ---- evaluation protocol 2 (docs/protocol.md §2); absent from older records
+    test_boot: list[list[float]] = field(default_factory=list)  # per task: paired bootstrap replicates of the test metric
+    evals_run: int | None = None  # validations run
+    max_evals: int | None = None  # the cap on validations (max_epochs · evals_per_epoch)
+    evals_per_epoch: int | None = None
 
     KEY_FIELDS = ("suite", "suite_version", "data_checksum", "profile", "model", "params", "params_source", "seed")
 

@@ -19,7 +19,8 @@ from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
 from .records import RecordStore, RunRecord, git_commit, hardware_spelling, key_of, now, record_key, versions
 from .suites import expand_suites, load_suite
-from .train import FitResult, fit, seed_everything
+from .protocol import FitResult
+from .train import fit, seed_everything
 
 #: (model, data, profile) -> RunParams. The tuning module installs a resolver that prefers tuned
 #: parameters; the default uses the model's defaults.
@@ -73,7 +74,9 @@ def build_record(model_name: str, data: SuiteData, profile: Profile, params: Run
         params_source=params.source, seed=seed,
         tasks=[{"name": t.name, "kind": t.kind, "metric": t.metric, "higher_is_better": t.higher_is_better} for t in data.tasks],
         val_metrics=result.val_metrics, test_metrics=result.test_metrics, test_se=result.test_se,
-        val_score=result.val_score, history=result.history, best_epochs=result.best_epochs, epochs_run=result.epochs_run,
+        val_score=result.val_score, history=result.history, best_epochs=result.best_evals, epochs_run=result.epochs_run,
+        test_boot=result.test_boot, evals_run=result.evals_run, max_evals=result.max_evals,
+        evals_per_epoch=result.evals_per_epoch,
         n_params=n_params, flops_per_sample=flops, train_seconds=result.train_seconds,
         samples_per_second=result.samples_per_second, device=str(device), threads=torch.get_num_threads(),
         versions=versions(), commit=git_commit(), timestamp=now(),
@@ -125,29 +128,37 @@ def merge_fits(data: SuiteData, plan: list[tuple[RunParams, tuple[int, ...]]], r
     for g, (_, tasks) in enumerate(plan):
         for k in tasks:
             src[k] = g
-    fits = [{"params_source": p.source, "tasks": [data.tasks[k].name for k in tasks], "best_epochs": r.best_epochs,
-             "epochs_run": r.epochs_run, "val_score": r.val_score, "train_seconds": r.train_seconds, "history": r.history}
+    fits = [{"params_source": p.source, "tasks": [data.tasks[k].name for k in tasks], "best_epochs": r.best_evals,
+             "epochs_run": r.epochs_run, "evals_run": r.evals_run, "val_score": r.val_score, "train_seconds": r.train_seconds,
+             "history": r.history}
             for (p, tasks), r in zip(plan, results)]
     if len(results) == 1:
         return results[0], fits
     val = [results[src[k]].val_metrics[k] for k in range(K)]
     history = []
     for e in range(max(len(r.history) for r in results)):
-        # train_loss is not task-wise (each fit's loss sums all K tasks under its weights): see extra["fits"].
-        v = [results[src[k]].history[e]["val"][k] if e < len(results[src[k]].history) else None for k in range(K)]
-        history.append({"epoch": e, "train_loss": None, "val_score": M.score(data.tasks, v) if None not in v else None, "val": v})
+        # Evaluation e of every fit (fits of one run share the schedule); per-task entries from task k's fit.
+        at = [results[src[k]].history[e] if e < len(results[src[k]].history) else None for k in range(K)]
+        v = [h["val"][k] if h else None for k, h in enumerate(at)]
+        first = next(h for h in at if h)
+        history.append({"eval": e, "epoch": first["epoch"], "step": first.get("step"), "train_loss": None,
+                        "train_losses": [h["train_losses"][k] if h and "train_losses" in h else None for k, h in enumerate(at)],
+                        "val_score": M.score(data.tasks, v) if None not in v else None, "val": v})
     seconds = sum(r.train_seconds for r in results)
     samples = sum(r.samples_per_second * r.train_seconds for r in results)
     merged = FitResult(
         history=history,
-        best_epochs=[results[src[k]].best_epochs[k if len(results[src[k]].best_epochs) == K else 0] for k in range(K)],
+        best_evals=[results[src[k]].best_evals[k if len(results[src[k]].best_evals) == K else 0] for k in range(K)],
         val_metrics=val,
         val_score=M.score(data.tasks, val),
         test_metrics=[results[src[k]].test_metrics[k] for k in range(K)] if all(r.test_metrics for r in results) else [],
         test_se=[results[src[k]].test_se[k] for k in range(K)] if all(r.test_se for r in results) else [],
+        test_boot=[results[src[k]].test_boot[k] for k in range(K)] if all(r.test_boot for r in results) else [],
         train_seconds=seconds,
         samples_per_second=samples / seconds if seconds > 0 else 0.0,
-        epochs_run=max(r.epochs_run for r in results),
+        evals_run=max(r.evals_run for r in results),
+        max_evals=max(r.max_evals for r in results),
+        evals_per_epoch=results[0].evals_per_epoch,
     )
     return merged, fits
 
@@ -161,7 +172,7 @@ def train_run(model_name: str, data: SuiteData, rp: RunParams, seed: int, device
     results, costs = [], []
     if progress:  # one progress line per run; its epochs are those of all its fits, one after the other
         progress.start(label + (f" ({len(plan)} fits: task-wise params)" if len(plan) > 1 else ""),
-                       sum(p.train.max_epochs for p, _ in plan))
+                       sum(p.train.max_evals for p, _ in plan))
     try:
         offset = 0
         for (p, _), ckpt in zip(plan, paths):
@@ -170,7 +181,7 @@ def train_run(model_name: str, data: SuiteData, rp: RunParams, seed: int, device
             costs.append(_cost(model_name, data, p, model))
             results.append(fit(model, data, p.train, seed, device, checkpoint=ckpt,
                                on_epoch=(lambda e, s, m, o=offset: progress.epoch(o + e, s)) if progress else None))
-            offset += p.train.max_epochs
+            offset += p.train.max_evals
     finally:
         if progress:
             progress.end()
@@ -364,7 +375,7 @@ def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress
         if progress:
             part = f", {len(plan)} fits: task-wise params" if len(plan) > 1 else ""
             progress.start(f"{data.name}/{model_name}/seeds {','.join(map(str, mine))} (stacked{part})",
-                           sum(p.train.max_epochs for p, _ in plan))
+                           sum(p.train.max_evals for p, _ in plan))
         try:
             for i, (p, _) in enumerate(plan):
                 seed_everything(mine[0])
@@ -374,7 +385,7 @@ def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress
                     break
                 out = fit_seeds(lambda p=p: build_model(model_name, data.inputs, data.tasks, p.model, p.shared), data, p.train,
                                 alive, dev, checkpoints=[ckpts[s][i] for s in alive], on_epoch=on_epoch, return_errors=True)
-                offset[0] += p.train.max_epochs
+                offset[0] += p.train.max_evals
                 for seed, result in zip(alive, out):
                     if isinstance(result, DivergedError):
                         errors[seed] = result

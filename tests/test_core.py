@@ -18,7 +18,8 @@ from mtlbench.params import default_params
 from mtlbench.profiles import get_profile
 from mtlbench.records import RecordStore, load_results
 from mtlbench.registry import Registry
-from mtlbench.train import TrainConfig, _Selection, fit, predict, seed_everything
+from mtlbench.protocol import Selection, eval_steps
+from mtlbench.train import TrainConfig, fit, predict, seed_everything
 
 from conftest import TINY
 
@@ -120,10 +121,35 @@ def test_metrics_use_only_masked_samples():
 # ------------------------------------------------------------------ early stopping
 def test_selection_ties_go_to_the_earlier_epoch_and_patience_counts():
     model = torch.nn.Linear(1, 1)
-    sel = _Selection([0], patience=2)
+    sel = Selection([0], patience=2)
     for epoch, s in enumerate([0.5, 0.7, 0.7, 0.6]):
         sel.update(epoch, s, model)
-    assert sel.best_epoch == 1 and sel.done
+    assert sel.best_eval == 1 and sel.done
+
+
+def test_a_frozen_selection_never_changes_its_choice():
+    model = torch.nn.Linear(1, 1)
+    sel = Selection([0], patience=2)
+    for i, s in enumerate([0.5, 0.4, 0.4, 0.9, 1.0]):  # patience expires after evaluation 2
+        sel.update(i, s, model)
+    assert sel.done and sel.best_eval == 0 and sel.best_score == 0.5
+
+
+def test_min_delta_needs_a_real_improvement():
+    model = torch.nn.Linear(1, 1)
+    sel = Selection([0], patience=3, min_delta=0.01)
+    for i, s in enumerate([0.5, 0.505, 0.509, 0.52]):
+        sel.update(i, s, model)
+    assert sel.best_eval == 3 and sel.bad == 0
+    sel2 = Selection([0], patience=2, min_delta=0.01)
+    for i, s in enumerate([0.5, 0.505, 0.509]):
+        sel2.update(i, s, model)
+    assert sel2.best_eval == 0 and sel2.done
+
+
+@pytest.mark.parametrize("steps,per_epoch,expected", [(10, 1, [9]), (10, 2, [4, 9]), (10, 3, [2, 6, 9]), (2, 5, [0, 1])])
+def test_evaluations_are_evenly_spaced_and_the_last_ends_the_epoch(steps, per_epoch, expected):
+    assert eval_steps(steps, per_epoch) == expected
 
 
 class _Guarded:
@@ -136,11 +162,11 @@ class _Guarded:
         raise AssertionError("the test split was read")
 
 
-def _tiny_fit(model_name, data, epochs=6, seed=0, **kw):
+def _tiny_fit(model_name, data, epochs=6, seed=0, patience=3, **kw):
     seed_everything(seed)
     rp = default_params(model_name, data, get_profile("quick"))
     model = build_model(model_name, data.inputs, data.tasks, rp.model, rp.shared)
-    cfg = TrainConfig(max_epochs=epochs, patience=3, lr=3e-3, batch_size=128)
+    cfg = TrainConfig(max_epochs=epochs, patience=patience, lr=3e-3, batch_size=128)
     return model, fit(model, data, cfg, seed, torch.device("cpu"), **kw)
 
 
@@ -164,6 +190,20 @@ def test_test_split_is_evaluated_once_at_the_end(tiny_suite, monkeypatch):
     is_test = [s.y.data_ptr() == tiny_suite.test.y.data_ptr() for s in calls]
     assert is_test.count(True) == 1 and is_test[-1] and len(calls) == 5  # 4 validation epochs, then test once
     assert len(res.test_metrics) == 2 and all(se > 0 for se in res.test_se)
+    assert [len(b) for b in res.test_boot] == [200, 200]
+
+
+def _frozen_at(scores: list[float], patience: int) -> tuple[int, int]:
+    """(chosen index, last index the selection looked at) of the protocol's rule on a score sequence."""
+    best, best_i, bad = -math.inf, -1, 0
+    for i, s in enumerate(scores):
+        if s > best:
+            best, best_i, bad = s, i, 0
+        else:
+            bad += 1
+            if bad >= patience:
+                return best_i, i
+    return best_i, len(scores) - 1
 
 
 def test_single_task_chooses_each_task_epoch_on_its_own_score(tiny_suite):
@@ -172,9 +212,27 @@ def test_single_task_chooses_each_task_epoch_on_its_own_score(tiny_suite):
     after = M.evaluate(tiny_suite.tasks, predict(model, tiny_suite.val), tiny_suite.val.y.numpy(), tiny_suite.val.mask.numpy())
     for k, task in enumerate(tiny_suite.tasks):
         per_task = [-math.log(h["val"][k]["mse"]) for h in res.history]
-        assert res.best_epochs[k] == int(np.argmax(per_task))
+        assert res.best_epochs[k] == _frozen_at(per_task, 3)[0]
         # restored weights of task k are those of its own best epoch
         assert after[k]["mse"] == pytest.approx(res.history[res.best_epochs[k]]["val"][k]["mse"], rel=1e-5)
+
+
+def test_a_single_task_task_never_picks_an_evaluation_after_its_patience_expired():
+    """The stopping rule is the same for one task of single_task as for a whole MTL model: once a task's
+    patience has expired, later (even better) evaluations of that task are not chosen."""
+    from mtlbench import load_suite
+
+    data = load_suite("synthetic[p=0.5,n_train=3000,n_val=500,n_test=300]", get_profile("quick"))
+    seen_late_improvement = False
+    for seed in range(2):
+        _, res = _tiny_fit("single_task", data, epochs=20, seed=seed, patience=1)
+        for k in range(2):
+            per_task = [-math.log(h["val"][k]["mse"]) for h in res.history]
+            chosen, frozen = _frozen_at(per_task, 1)
+            assert res.best_epochs[k] == chosen <= frozen
+            seen_late_improvement |= max(per_task[frozen + 1:], default=-math.inf) > per_task[chosen]
+    # the fixture must exercise the rule: some task kept training (for the other) and later did better
+    assert seen_late_improvement
 
 
 def test_fit_is_deterministic_on_cpu(tiny_suite):

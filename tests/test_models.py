@@ -176,16 +176,16 @@ def test_single_task_perturbing_task_1_changes_only_output_1():
 
 
 def test_single_task_restores_each_task_from_its_own_state_with_categorical_fields():
-    from mtlbench.train import _Selection, _restore_best
+    from mtlbench.protocol import SeedRun
 
     a, b = build("single_task", 2, seed=1), build("single_task", 2, seed=2)
-    groups = [_Selection([0], 3), _Selection([1], 3)]
-    groups[0].update(0, 1.0, a)  # task 1's best state is a's, task 2's is b's
-    groups[1].update(0, 1.0, b)
+    run = SeedRun(a.tasks, True, patience=3, min_delta=0.0, max_evals=10, evals_per_epoch=1)
+    run.groups[0].update(0, 1.0, a)  # task 1's best state is a's, task 2's is b's
+    run.groups[1].update(0, 1.0, b)
     x = batch()
     with torch.no_grad():
         ref_a, ref_b = a(*x), b(*x)
-        _restore_best(a, groups)
+        a.load_state_dict(run.chosen_state())
         out = a(*x)
     torch.testing.assert_close(out[:, 0], ref_a[:, 0])
     torch.testing.assert_close(out[:, 1], ref_b[:, 1])

@@ -46,6 +46,11 @@ class AsymmetricConfig:
 @register_model("asymmetric")
 class Asymmetric(MTLModel):
     Config = AsymmetricConfig
+    width_fields = ("bottom",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return len(cfg.bottom) + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: AsymmetricConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

@@ -20,7 +20,7 @@ from mtlbench.model import Trial, positive, register_model
 class CGCConfig:
     specific_experts: int = 2  # m: task-specific experts per task
     shared_experts: int = 2  # m_s
-    expert: tuple[int, ...] = (64,)
+    expert: tuple[int, ...] = (64, 32)
     tower: tuple[int, ...] = (32,)
 
     def __post_init__(self) -> None:

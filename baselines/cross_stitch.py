@@ -35,6 +35,11 @@ class CrossStitchConfig:
 @register_model("cross_stitch")
 class CrossStitch(MTLModel):
     Config = CrossStitchConfig
+    width_fields = ("width",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return cfg.layers + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: CrossStitchConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

@@ -26,6 +26,11 @@ class CustomizedConfig:
 @register_model("customized")
 class Customized(MTLModel):
     Config = CustomizedConfig
+    width_fields = ("bottom",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return len(cfg.bottom) + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: CustomizedConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

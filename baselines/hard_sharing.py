@@ -22,6 +22,11 @@ class HardSharingConfig:
 @register_model("hard_sharing")
 class HardSharing(MTLModel):
     Config = HardSharingConfig
+    width_fields = ("bottom",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return len(cfg.bottom) + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: HardSharingConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

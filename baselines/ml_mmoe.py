@@ -37,6 +37,11 @@ class MLMMoEConfig:
 @register_model("ml_mmoe")
 class MLMMoE(MTLModel):
     Config = MLMMoEConfig
+    width_fields = ("expert",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return cfg.levels * len(cfg.expert) + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: MLMMoEConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

@@ -18,7 +18,7 @@ from mtlbench.nn import Encoder, Gates, MLPBank, Towers, mix
 @dataclass(frozen=True)
 class MMoEConfig:
     n_experts: int = 8
-    expert: tuple[int, ...] = (64,)  # hidden widths of every expert; the last is the expert's output
+    expert: tuple[int, ...] = (64, 32)  # hidden widths of every expert; the last is the expert's output
     tower: tuple[int, ...] = (32,)
 
     def __post_init__(self) -> None:
@@ -43,6 +43,11 @@ def sample_experts(trial: Trial, max_experts: int = 16) -> dict:
 class MMoE(MTLModel):
     Config = MMoEConfig
     one_gate: ClassVar[bool] = False  # omoe: a single gate shared by all tasks
+    width_fields = ("expert",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return len(cfg.expert) + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: MMoEConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

@@ -54,6 +54,11 @@ def sample_extraction(trial: Trial) -> dict:
 @register_model("ple")
 class PLE(MTLModel):
     Config = PLEConfig
+    width_fields = ("expert",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:  # CGC is one level
+        return getattr(cfg, "levels", 1) * len(cfg.expert) + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: PLEConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

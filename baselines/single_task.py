@@ -27,6 +27,11 @@ class SingleTaskConfig:
 @register_model("single_task")
 class SingleTask(MTLModel):
     Config = SingleTaskConfig
+    width_fields = ("bottom",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return len(cfg.bottom) + len(cfg.tower)
     independent_tasks = True
 
     def __init__(self, inputs, tasks, cfg: SingleTaskConfig, shared):

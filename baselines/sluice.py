@@ -48,6 +48,11 @@ class SluiceConfig:
 @register_model("sluice")
 class Sluice(MTLModel):
     Config = SluiceConfig
+    width_fields = ("width",)
+
+    @classmethod
+    def depth(cls, cfg) -> int:
+        return cfg.layers + len(cfg.tower)
 
     def __init__(self, inputs, tasks, cfg: SluiceConfig, shared):
         super().__init__(inputs, tasks, cfg, shared)

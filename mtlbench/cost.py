@@ -12,6 +12,12 @@ def count_params(model: MTLModel) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def dense_params(model: torch.nn.Module) -> int:
+    """Parameters outside embedding tables (the tables' size is fixed by the suite and emb_dim)."""
+    emb = sum(p.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters(recurse=False))
+    return sum(p.numel() for p in model.parameters()) - emb
+
+
 def flops_per_sample(model: MTLModel, split: Split, n: int = 64, backward: bool = False) -> float:
     """Forward FLOPs per sample (or forward + backward with ``backward``) on ``n`` samples of ``split``."""
     batch = split.head(n)

@@ -64,6 +64,18 @@ class MTLModel(nn.Module):
         """Sample this model's own hyper-parameters (define-by-run). Default: nothing to tune."""
         return cls.Config()
 
+    #: Config fields holding the widths of the model's body (tuples of layer widths, or one int width): what
+    #: ``mtlbench.matching`` scales so that every model's default has the same parameter count on a suite.
+    #: Towers are not scaled. Empty: the model's defaults are used as they are.
+    width_fields: ClassVar[tuple[str, ...]] = ()
+    #: Multiple that every scaled width must be (e.g. sluice's width is split into subspaces).
+    width_multiple: ClassVar[int] = 2
+
+    @classmethod
+    def depth(cls, cfg: Any) -> int:
+        """Hidden layers on the path from the encoder's output to a task's output, towers included."""
+        raise NotImplementedError(f"{cls.__name__} does not state its depth")
+
 
 MODELS: Registry[type[MTLModel]] = Registry("model", "mtlbench.baselines")
 register_model = MODELS.register

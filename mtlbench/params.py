@@ -8,6 +8,7 @@ from typing import Any
 
 from .data import SuiteData
 from .errors import MtlbenchError
+from .matching import matched_default
 from .model import SharedConfig, make_config
 from .profiles import Profile
 from .train import TrainConfig
@@ -87,8 +88,10 @@ def protocol_params(data: SuiteData, profile: Profile) -> dict[str, Any]:
 
 
 def default_params(model: str, data: SuiteData, profile: Profile) -> RunParams:
+    """The model's default configuration on this suite: the class defaults with body widths scaled so that
+    every model has the reference's dense parameter count (``mtlbench.matching``), and the profile's rules."""
     return RunParams(
-        model=make_config(model),
+        model=matched_default(model, data.inputs, data.tasks, data.emb_dim).config,
         shared=SharedConfig(emb_dim=data.emb_dim),
         train=TrainConfig(batch_size=profile.batch_size, **protocol_params(data, profile)),
         source="default",
@@ -103,11 +106,12 @@ def params_from_dict(model: str, data: SuiteData, profile: Profile, d: dict[str,
         return RunParams.task_wise(per, source)
     base = default_params(model, data, profile)
     train = {**dataclasses.asdict(base.train), **d.get("train", {})}
+    model_cfg = {**dataclasses.asdict(base.model), **d.get("model", {})}
     train.update(protocol_params(data, profile))
     for key in ("loss_weights", "loss_decays"):
         train[key] = tuple(train[key])
     return RunParams(
-        model=make_config(model, d.get("model", {})),
+        model=make_config(model, model_cfg),
         shared=SharedConfig(**{**dataclasses.asdict(base.shared), **d.get("shared", {})}),
         train=TrainConfig(**train),
         source=source,

@@ -39,9 +39,11 @@ PROFILES: dict[str, Profile] = {
             description="row caps, <= 3 epochs, 2 seeds, 3 sweep points: a smoke run of everything in minutes",
         ),
         Profile(
-            "standard", seeds=5, max_epochs=30, patience=3,
-            sweep=tuple(round(0.1 * i, 1) for i in range(11)),
-            description="full data, 5 seeds, the correlation sweep p = 0.0, 0.1, ..., 1.0",
+            "standard", seeds=5, max_epochs=40, patience=5,
+            sweep=tuple(round(0.2 * i, 1) for i in range(6)),
+            eval_samples=100_000, epoch_caps=(("synthetic", 200),),
+            description="full data, 5 seeds, validation every 100k samples, patience 5 validations, "
+                        "epoch cap 40 (synthetic 200), the correlation sweep p = 0.0, 0.2, ..., 1.0",
         ),
     )
 }

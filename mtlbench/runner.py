@@ -19,6 +19,7 @@ from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
 from .records import RecordStore, RunRecord, git_commit, hardware_spelling, key_of, now, record_key, versions
 from .suites import expand_suites, load_suite
+from .matching import size_and_depth
 from .protocol import FitResult
 from .train import fit, seed_everything
 
@@ -80,8 +81,15 @@ def build_record(model_name: str, data: SuiteData, profile: Profile, params: Run
         n_params=n_params, flops_per_sample=flops, train_seconds=result.train_seconds,
         samples_per_second=result.samples_per_second, device=str(device), threads=torch.get_num_threads(),
         versions=versions(), commit=git_commit(), timestamp=now(),
-        extra={"hardware": hardware(device), **({"fits": fits} if fits is not None else {})},
+        extra={"hardware": hardware(device), **({"fits": fits} if fits is not None else {}), **_size(model_name, data, params)},
     )
+
+
+def _size(model_name: str, data: SuiteData, params: RunParams) -> dict[str, int]:
+    """Dense parameters (embedding tables excluded) and depth of the run's configuration (task-wise runs:
+    of task 1's), for the report's matched-defaults table."""
+    dense, depth = size_and_depth(model_name, params.model, data.inputs, data.tasks, params.shared.emb_dim)
+    return {"dense_params": dense, "depth": depth}
 
 
 # ---------------------------------------------------------------- task-wise parameters (several fits per run)

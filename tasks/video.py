@@ -3,28 +3,34 @@
 Two tasks on every sample (a play of a video): ``vcr`` — view completion ratio = watch time / duration,
 regression, metric MSE — and ``vtr`` — valid view = watch time > τ = 20 s, binary, metric AUC.
 
-Generating process (version 1, frozen before any model was compared on it; every draw from
-``numpy.random.default_rng(seed)``, in this order):
+Generating process (version 2; every draw from ``numpy.random.default_rng(seed)``, in this order). Version 1
+let VTR be a deterministic function of VCR and the duration (an input), so the two tasks shared one latent
+completion mean and neither had a factor of its own; version 2 gives each task its own latent factor, so that
+modelling one well does not model the other (a real conflict for shared capacity):
 
 1. Users (U = 20,000): ``age`` ∈ 6 buckets, ``region`` ∈ 40, ``device`` ∈ 3 (uniform). Interest vector
    ``a_u = 0.6·P_age[age] + 0.4·P_region[region] + 0.7·ε`` ∈ R^6; completion habit ``β_u ~ N(0, 0.4²)``;
-   activity ``λ_u ~ LogNormal(0, 0.8)``.
+   activity ``λ_u ~ LogNormal(0, 0.8)``; **threshold-crossing habit** ``s_u ~ N(0, 0.8²)`` (VTR's own factor).
 2. Items (I = 8,000): ``author`` ∈ 1,500 (weight ∝ 1/rank^0.7), ``category`` ∈ 25 (uniform). Item vector
-   ``b_i = 0.7·Q_cat[cat] + 0.5·Q_author[author] + 0.5·ε`` ∈ R^6; hook (how gripping the video is)
+   ``b_i = 0.7·Q_cat[cat] + 0.5·Q_author[author] + 0.5·ε`` ∈ R^6; hook (how gripping the opening is)
    ``h_i = 0.6·H_author[author] + 0.8·ε``; duration ``log D_i = log 60 + 0.35·L_cat[cat] + 1.0·ε`` seconds,
-   clipped to [5, 1800] (median ≈ 1 min, 5 %–95 % ≈ 10 s – 6 min); popularity ``w_i ~ LogNormal(0, 1)``.
+   clipped to [5, 1800] (median ≈ 1 min, 5 %–95 % ≈ 10 s – 6 min); popularity ``w_i ~ LogNormal(0, 1)``;
+   **content quality** ``q_i ~ N(0, 1)`` (VCR's own factor).
 3. Candidate plays: user ∝ λ_u, item ∝ w_i, play mode autoplay or click-to-play with probability 1/2 each.
    Affinity ``f = a_u·b_i / √6``. An autoplay candidate always plays (the view is forced). A click-to-play
    candidate plays only if the user chooses to: with probability ``σ(−0.5 + 1.5·f + 0.5·h_i)``; the others are
    dropped (so click-to-play samples are selected by the user's interest). Candidates are drawn in chunks until
    n samples have been kept.
-4. Completion: ``VCR ~ Beta(μ·φ, (1 − μ)·φ)``, φ = 3, with
-   autoplay:      ``logit μ = −0.3 + 1.0·h_i − 0.6·(log D_i − log 60) + 0.3·f + β_u``  (mostly the item's factors)
-   click-to-play: ``logit μ =  0.4 + 1.0·f  − 0.3·(log D_i − log 60) + 0.3·h_i + β_u``  (mostly the user's interest).
-5. Watch time = VCR · D_i; ``vtr = 1[watch time > 20 s]``.
+4. The first seconds: the viewer stays past ``min(D_i, τ)`` with probability ``σ(z)``,
+   autoplay: ``z = −0.2 + 1.0·h_i + 0.3·f + 1.0·s_u``; click-to-play (the user chose to play): ``z = 2.0 + 1.2·s_u``.
+   A viewer who leaves watches ``E·min(D_i, τ)``, ``E ~ Beta(1, 2)``.
+5. A viewer who stays watches ``min(D_i, τ) + R·(D_i − min(D_i, τ))`` with ``R ~ Beta(μ·φ, (1 − μ)·φ)``, φ = 3,
+   autoplay:      ``logit μ = −0.3 + 0.5·h_i − 0.6·(log D_i − log 60) + 0.3·f + 1.0·q_i + β_u``
+   click-to-play: ``logit μ =  0.4 + 1.0·f  − 0.3·(log D_i − log 60) + 0.3·h_i + 1.0·q_i + β_u``.
+6. ``vcr = watch time / D_i``; ``vtr = 1[watch time > τ]``, τ = 20 s.
 
-Resulting data (seed 0, 30,000 samples): ≈ 70 % autoplay samples, mean VCR 0.51, VTR rate 0.56; Pearson
-correlation of VCR and VTR 0.49 on autoplay samples and 0.30 on click-to-play samples.
+Resulting data (seed 0, 60,000 samples): ≈ 71 % autoplay samples, mean VCR 0.50, VTR rate 0.49; Pearson
+correlation of VCR and VTR 0.51 on autoplay samples and 0.32 on click-to-play samples.
 
 So the two tasks disagree about durations: a long video half watched is a valid view, a short one fully
 watched may not be, and the VCR–VTR correlation depends on the play mode (the test suite checks the per-mode
@@ -33,8 +39,8 @@ generator is not tuned to make any model win.
 
 Features the models see. Categorical: user_id, age, region, device, item_id, category, author, play_mode
 (ids fitted on train; 0 = unseen). Numeric (standardised on train): ``log_duration`` (log D_i),
-``user_habit`` (β_u + N(0, 0.2²)), ``item_popularity`` (log w_i + N(0, 0.3²)). The interest vectors and the hook
-are latent.
+``user_habit`` (β_u + N(0, 0.2²)), ``item_popularity`` (log w_i + N(0, 0.3²)). The interest vectors, the hook,
+the threshold-crossing habit and the content quality are latent (learnable only through the id embeddings).
 
 Rows per profile (train / validation / test): quick 20,000 / 5,000 / 5,000; standard 300,000 / 50,000 /
 50,000 (override with n_train, n_val, n_test). Split: the first n_train samples are train, the next n_val
@@ -53,7 +59,7 @@ from mtlbench.suites import SuiteFamily, register_suite
 
 from ._prep import encode_generated, generated_splits
 
-VERSION = "1"
+VERSION = "2"
 SIZES = {"quick": (20_000, 5_000, 5_000), "standard": (300_000, 50_000, 50_000)}
 N_USERS, N_ITEMS, N_AGES, N_REGIONS, N_DEVICES, N_AUTHORS, N_CATEGORIES, RANK = 20_000, 8_000, 6, 40, 3, 1_500, 25, 6
 TAU = 20.0  # seconds of watch time for a valid view
@@ -92,6 +98,7 @@ def generate(n: int, seed: int) -> Plays:
     a = 0.6 * p_age[age] + 0.4 * p_region[region] + 0.7 * rng.standard_normal((N_USERS, RANK))  # [U, R]
     habit = 0.4 * rng.standard_normal(N_USERS)  # β_u
     activity = np.exp(0.8 * rng.standard_normal(N_USERS))
+    stay = 0.8 * rng.standard_normal(N_USERS)  # s_u: threshold-crossing habit (version 2)
     # 2. items
     w_auth = 1.0 / np.arange(1, N_AUTHORS + 1) ** 0.7
     author = rng.choice(N_AUTHORS, size=N_ITEMS, p=w_auth / w_auth.sum())
@@ -105,6 +112,7 @@ def generate(n: int, seed: int) -> Plays:
     duration = np.clip(np.exp(log_d), 5.0, 1800.0)
     log_d = np.log(duration)
     log_pop = rng.standard_normal(N_ITEMS)
+    quality = rng.standard_normal(N_ITEMS)  # q_i: content quality, drives completion only (version 2)
     # 3. candidate plays, in chunks until n are kept
     p_user, p_item = activity / activity.sum(), np.exp(log_pop) / np.exp(log_pop).sum()
     kept_u, kept_i, kept_m = [], [], []
@@ -119,15 +127,22 @@ def generate(n: int, seed: int) -> Plays:
         kept_u.append(u[keep]), kept_i.append(i[keep]), kept_m.append(mode[keep])
         total += int(keep.sum())
     u, i, mode = (np.concatenate(x)[:n] for x in (kept_u, kept_i, kept_m))
-    # 4. completion ratio ~ Beta with a mode-dependent mean
+    # 4. the first seconds: does the viewer stay past τ? (threshold-crossing habit s_u, VTR's own factor)
     f = np.einsum("nr,nr->n", a[u], b[i]) / np.sqrt(RANK)
     rel = log_d[i] - np.log(60.0)
-    z_auto = -0.3 + 1.0 * hook[i] - 0.6 * rel + 0.3 * f + habit[u]
-    z_click = 0.4 + 1.0 * f - 0.3 * rel + 0.3 * hook[i] + habit[u]
+    z_stay = np.where(mode == CLICK_TO_PLAY, 2.0 + 1.2 * stay[u], -0.2 + 1.0 * hook[i] + 0.3 * f + 1.0 * stay[u])
+    stays = rng.random(n) < _sigmoid(z_stay)
+    # 5. how much of the rest is watched (content quality q_i, VCR's own factor)
+    z_auto = -0.3 + 0.5 * hook[i] - 0.6 * rel + 0.3 * f + 1.0 * quality[i] + habit[u]
+    z_click = 0.4 + 1.0 * f - 0.3 * rel + 0.3 * hook[i] + 1.0 * quality[i] + habit[u]
     mu = _sigmoid(np.where(mode == CLICK_TO_PLAY, z_click, z_auto))
-    vcr = rng.beta(mu * PHI, (1.0 - mu) * PHI)
-    # 5. valid view
-    vtr = (vcr * duration[i] > TAU).astype(np.int64)
+    rest = rng.beta(mu * PHI, (1.0 - mu) * PHI)
+    first = np.minimum(duration[i], TAU)
+    early = rng.beta(1.0, 2.0, n)  # a viewer who leaves early leaves within the first τ seconds
+    watch = np.where(stays, first + rest * (duration[i] - first), early * first)
+    vcr = watch / duration[i]
+    # 6. valid view
+    vtr = (watch > TAU).astype(np.int64)
     user_habit = habit[u] + 0.2 * rng.standard_normal(n)
     item_pop = log_pop[i] + 0.3 * rng.standard_normal(n)
     cats = {"user_id": u, "age": age[u], "region": region[u], "device": device[u], "item_id": i,

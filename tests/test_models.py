@@ -534,3 +534,23 @@ def test_run_trains_every_registered_model(tmp_path):
     records = mtlbench.load_records("quick", tmp_path / "res")
     assert {r["model"] for r in records} == set(MODELS)
     assert all(r["n_params"] > 0 and r["flops_per_sample"] > 0 for r in records)
+
+
+# ------------------------------------------------------------------ matched default configurations
+@pytest.mark.parametrize("name", mtlbench.list_models())
+def test_every_default_is_matched_in_size_and_depth_to_the_reference(name, tiny_suite):
+    """docs/protocol.md §4: on a suite, each model's default has the reference's dense parameter count
+    (±20 %) and depth 3, and ``default_params`` uses exactly that configuration."""
+    from mtlbench import get_profile
+    from mtlbench.cost import dense_params
+    from mtlbench.matching import REFERENCE, TOLERANCE, matched_default
+    from mtlbench.params import default_params
+
+    m = matched_default(name, tiny_suite.inputs, tiny_suite.tasks, tiny_suite.emb_dim)
+    ref = matched_default(REFERENCE, tiny_suite.inputs, tiny_suite.tasks, tiny_suite.emb_dim)
+    assert abs(m.dense_params / ref.dense_params - 1) <= TOLERANCE
+    assert m.depth == 3
+    rp = default_params(name, tiny_suite, get_profile("quick"))
+    assert rp.model == m.config
+    model = build_model(name, tiny_suite.inputs, tiny_suite.tasks, rp.model, rp.shared)
+    assert dense_params(model) == m.dense_params

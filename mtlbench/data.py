@@ -77,6 +77,17 @@ class Split:
         return Split(self.x_num[:n], self.x_cat[:n], self.y[:n], self.mask[:n])
 
 
+@dataclass(frozen=True)
+class ProductMetric:
+    """A test metric scored on every sample from the product of binary tasks' probabilities, e.g. ESMM's
+    CTCVR = CTR × CVR over all impressions. Its label is the product of the tasks' labels, with a label outside
+    a task's sample space counting as 0 (no click → no click-and-buy). Reported, never used for selection."""
+
+    name: str
+    tasks: tuple[int, ...]  # indices of binary tasks
+    metric: str = "auc"
+
+
 @dataclass
 class SuiteData:
     """A loaded suite instance: the data every model of a comparison trains on."""
@@ -92,6 +103,7 @@ class SuiteData:
     params: dict[str, Any] = field(default_factory=dict)  # everything the generator / loader was given
     emb_dim: int = 8  # suite's default embedding size for categorical fields
     checksum: str = ""  # filled by finalize()
+    derived: tuple[ProductMetric, ...] = ()  # extra test metrics computed from the task outputs
 
     def finalize(self) -> SuiteData:
         validate_suite_data(self)

@@ -12,14 +12,21 @@ from .data import TaskSpec
 _EPS = 1e-12
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """Inverse of ``sigmoid`` (probabilities clipped to (1e-15, 1 − 1e-15)): metrics take logits."""
+    p = np.clip(p, 1e-15, 1 - 1e-15)
+    return np.log(p) - np.log1p(-p)
+
 
 
 def task_metrics(task: TaskSpec, pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Metrics of one task on its δ=1 samples; ``pred`` is a logit (binary) or a value (regression)."""
     if task.kind == "binary":
-        p = _sigmoid(pred.astype(np.float64))
+        p = sigmoid(pred.astype(np.float64))
         if y.min() == y.max():
             return {"auc": float("nan"), "logloss": float("nan")}
         return {"auc": float(roc_auc_score(y, p)), "logloss": float(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))}
@@ -81,7 +88,7 @@ def paired_bootstrap(task: TaskSpec, pred: np.ndarray, y: np.ndarray, n_boot: in
         return [float("nan")] * n_boot
     y = y.astype(np.float64)
     if task.metric == "auc":
-        p = _sigmoid(pred.astype(np.float64))
+        p = sigmoid(pred.astype(np.float64))
         order = np.argsort(p, kind="mergesort")
         p_sorted, y_sorted = p[order], y[order]
         starts = np.flatnonzero(np.r_[True, p_sorted[1:] != p_sorted[:-1]])

@@ -88,12 +88,14 @@ class FitResult:
     test_metrics: list[dict[str, float]] = field(default_factory=list)
     test_se: list[float] = field(default_factory=list)  # bootstrap standard error of each task's metric
     test_boot: list[list[float]] = field(default_factory=list)  # per task: paired bootstrap replicates
+    test_derived: list[dict[str, Any]] = field(default_factory=list)  # suite's ProductMetrics: name, metric, value, se, boot
     train_seconds: float = 0.0
     samples_per_second: float = 0.0
     evals_run: int = 0
     max_evals: int = 0
     evals_per_epoch: int = 1
     curve: dict[str, Any] = field(default_factory=dict)  # optional per-step training-loss curve
+    test_pred: np.ndarray | None = field(default=None, repr=False)  # [N_test, K] outputs; kept in memory only
 
     @property
     def best_epochs(self) -> list[int]:
@@ -193,11 +195,25 @@ def evaluate_test_split(result: FitResult, data: SuiteData, pred: np.ndarray, sp
     """Fill ``result``'s test metrics, standard errors and paired bootstrap replicates from the test
     predictions ``pred`` [N, K] of the selected model (the one touch of the test split)."""
     y, mask = split.y.cpu().numpy(), split.mask.cpu().numpy()
+    result.test_pred = pred
     result.test_metrics = M.evaluate(data.tasks, pred, y, mask)
     result.test_boot, result.test_se = [], []
     for k, t in enumerate(data.tasks):
         reps = M.paired_bootstrap(t, pred[mask[:, k], k], y[mask[:, k], k], BOOT_REPLICATES, BOOT_SEED + k)
         result.test_boot.append([float(f"{r:.7g}") for r in reps])
-        finite = [r for r in reps if math.isfinite(r)]
-        result.test_se.append(float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan"))
+        result.test_se.append(_se(reps))
+    result.test_derived = []
+    for j, d in enumerate(getattr(data, "derived", ())):
+        p = np.prod([M.sigmoid(pred[:, k].astype(np.float64)) for k in d.tasks], axis=0)  # [N] probability
+        label = np.prod([np.where(mask[:, k], y[:, k], 0.0) for k in d.tasks], axis=0)
+        spec = TaskSpec(d.name, "binary", d.metric)
+        reps = M.paired_bootstrap(spec, M.logit(p), label, BOOT_REPLICATES, BOOT_SEED + 1000 + j)
+        result.test_derived.append({"name": d.name, "metric": d.metric, "tasks": list(d.tasks),
+                                    "value": M.task_metrics(spec, M.logit(p), label)[d.metric], "se": _se(reps),
+                                    "boot": [float(f"{r:.7g}") for r in reps]})
     return result
+
+
+def _se(reps: list[float]) -> float:
+    finite = [r for r in reps if math.isfinite(r)]
+    return float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")

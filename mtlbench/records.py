@@ -79,6 +79,7 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. gate utilisation summaries
     # ---- evaluation protocol 2 (docs/protocol.md §2); absent from older records
     test_boot: list[list[float]] = field(default_factory=list)  # per task: paired bootstrap replicates of the test metric
+    test_derived: list[dict[str, Any]] = field(default_factory=list)  # the suite's product metrics (e.g. CTCVR)
     evals_run: int | None = None  # validations run
     max_evals: int | None = None  # the cap on validations (max_epochs · evals_per_epoch)
     evals_per_epoch: int | None = None

@@ -20,7 +20,7 @@ from .profiles import Profile, get_profile
 from .records import RecordStore, RunRecord, git_commit, hardware_spelling, key_of, now, record_key, versions
 from .suites import expand_suites, load_suite
 from .matching import size_and_depth
-from .protocol import FitResult
+from .protocol import FitResult, evaluate_test_split
 from .train import fit, seed_everything
 
 #: (model, data, profile) -> RunParams. The tuning module installs a resolver that prefers tuned
@@ -76,7 +76,7 @@ def build_record(model_name: str, data: SuiteData, profile: Profile, params: Run
         tasks=[{"name": t.name, "kind": t.kind, "metric": t.metric, "higher_is_better": t.higher_is_better} for t in data.tasks],
         val_metrics=result.val_metrics, test_metrics=result.test_metrics, test_se=result.test_se,
         val_score=result.val_score, history=result.history, best_epochs=result.best_evals, epochs_run=result.epochs_run,
-        test_boot=result.test_boot, evals_run=result.evals_run, max_evals=result.max_evals,
+        test_boot=result.test_boot, test_derived=result.test_derived, evals_run=result.evals_run, max_evals=result.max_evals,
         evals_per_epoch=result.evals_per_epoch,
         n_params=n_params, flops_per_sample=flops, train_seconds=result.train_seconds,
         samples_per_second=result.samples_per_second, device=str(device), threads=torch.get_num_threads(),
@@ -154,6 +154,11 @@ def merge_fits(data: SuiteData, plan: list[tuple[RunParams, tuple[int, ...]]], r
                         "val_score": M.score(data.tasks, v) if None not in v else None, "val": v})
     seconds = sum(r.train_seconds for r in results)
     samples = sum(r.samples_per_second * r.train_seconds for r in results)
+    pred = None
+    if all(r.test_pred is not None for r in results):  # task k's outputs from task k's fit
+        pred = results[0].test_pred.copy()
+        for k in range(K):
+            pred[:, k] = results[src[k]].test_pred[:, k]
     merged = FitResult(
         history=history,
         best_evals=[results[src[k]].best_evals[k if len(results[src[k]].best_evals) == K else 0] for k in range(K)],
@@ -168,6 +173,8 @@ def merge_fits(data: SuiteData, plan: list[tuple[RunParams, tuple[int, ...]]], r
         max_evals=max(r.max_evals for r in results),
         evals_per_epoch=results[0].evals_per_epoch,
     )
+    if pred is not None:  # test metrics, paired replicates and product metrics of the merged outputs
+        evaluate_test_split(merged, data, pred, data.test)
     return merged, fits
 
 

@@ -376,3 +376,31 @@ def test_cpu_training_flushes_denormals_on_every_pool_thread(tmp_path, env, flus
     assert out.returncode == 0, out.stderr[-2000:]
     survivors, scalar = map(int, out.stdout.split()[-2:])
     assert (survivors == 0 and scalar == 0) if flushed else (survivors == 1 << 22 and scalar == 1)
+
+
+def test_product_metric_scores_ctcvr_over_every_sample_and_pairs_its_replicates():
+    """The funnel's CTCVR: σ(ctr)·σ(cvr) against click-and-buy over all samples (a conversion label outside
+    the click space counts as 0), with bootstrap replicates paired across models like the tasks'."""
+    from sklearn.metrics import roc_auc_score
+
+    from mtlbench.data import ProductMetric, SuiteData, TaskSpec, make_split
+    from mtlbench.protocol import FitResult, evaluate_test_split
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    click = (rng.random(n) < 0.3).astype(np.float32)
+    conv = np.where(click == 1, (rng.random(n) < 0.4), np.nan).astype(np.float32)
+    y = np.stack([click, conv], 1)
+    mask = np.stack([np.ones(n, bool), click == 1], 1)
+    split = make_split(rng.normal(size=(n, 2)).astype(np.float32), np.zeros((n, 0), np.int64), y, mask)
+    data = SuiteData(name="f", family="f", version="1", tasks=(TaskSpec("ctr", "binary"), TaskSpec("cvr", "binary")),
+                     inputs=None, train=split, val=split, test=split, derived=(ProductMetric("ctcvr", (0, 1)),))
+    pred = rng.normal(size=(n, 2)) + np.stack([click, np.nan_to_num(conv)], 1)
+    res = evaluate_test_split(FitResult([], [0], [], 0.0), data, pred, split)
+    (d,) = res.test_derived
+    p = M.sigmoid(pred[:, 0]) * M.sigmoid(pred[:, 1])
+    assert d["name"] == "ctcvr" and d["value"] == pytest.approx(roc_auc_score(click * np.nan_to_num(conv), p), abs=1e-9)
+    other = evaluate_test_split(FitResult([], [0], [], 0.0), data, pred + 0.2 * rng.normal(size=pred.shape), split)  # a similar model
+    diffs = np.array(d["boot"]) - np.array(other.test_derived[0]["boot"])
+    # paired: the replicate-wise difference varies far less than either model's replicates
+    assert diffs.std() < 0.5 * max(np.std(d["boot"]), np.std(other.test_derived[0]["boot"]))

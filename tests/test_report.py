@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -325,11 +327,18 @@ def _populate(root: Path) -> None:
     write(root, recs)
 
 
-def test_report_is_byte_identical_and_from_records_only(root, monkeypatch):
+def test_report_is_byte_identical_and_from_records_only(root, tmp_path):
     _populate(root)
     first = R.generate("quick", root, charts=False).markdown.read_bytes()
-    monkeypatch.setattr("mtlbench.records.now", lambda: "2099-12-31T23:59:59Z")  # the clock is never read
-    second = R.generate("quick", root, charts=False).markdown.read_bytes()
+    # the same records elsewhere, copied later (new mtimes), rendered in another time zone and working
+    # directory: a report that read the clock, file times, the locale's time or its own path would differ
+    elsewhere = tmp_path / "elsewhere" / "results"
+    shutil.copytree(root, elsewhere)
+    (elsewhere.parent / "leaderboard.md").unlink(missing_ok=True)
+    env = {**os.environ, "TZ": "Pacific/Kiritimati"}
+    subprocess.run([sys.executable, "-c", f"from mtlbench.report import generate; generate('quick', {str(elsewhere)!r}, charts=False)"],
+                   check=True, env=env, cwd=tmp_path, timeout=300)
+    second = (elsewhere / "quick" / "leaderboard.md").read_bytes()
     assert first == second
     text = first.decode()
     assert "2026-01-02T10:00:00Z (newest record)" in text and "abc123def456" in text and "2099" not in text

@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..format import code, fnum, fp, md_table
+from ..load import is_tuned
 from ..schema import ModelResult, Report, SuiteResult
 from ..stats import BETTER, NA, NS, WORSE, holm, verdict, welch_p
 from .common import _model, seed_scores
 
 
 def _params_kind(m: ModelResult) -> str:
-    return "default" if m.params_source == "default" else "tuned"
+    return "tuned" if is_tuned(m.params_source) else "default"
 
 
 def cgc_vs_ple(suites: list[SuiteResult]) -> list[list[str]]:

@@ -7,7 +7,7 @@ import numpy as np
 
 from ...names import parse_instance
 from ..format import fnum, fp, md_table
-from ..load import parse_source
+from ..load import is_tuned, parse_source
 from ..schema import ModelResult, Report, SuiteResult
 from ..stats import ALPHA, trend, welch_p
 from .common import _model
@@ -23,7 +23,7 @@ def _params_at(s: SuiteResult, ms: list[ModelResult]) -> str:
     this point) or ``p=0`` (borrowed from the study of that point); one entry per model when they differ."""
     def one(m: ModelResult) -> str:
         lender = parse_source(m.params_source).study_suite
-        if m.params_source == "default" or lender is None:
+        if not is_tuned(m.params_source) or lender is None:
             return "default"
         kept = ": defaults kept" if m.defaults_kept else ""  # the study's reference trial won
         if lender == s.suite:

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ..format import code, fp, md_table
+from ..load import is_tuned
 from ..order import model_key
 from ..ranking import ranking
 from ..schema import ModelResult, Report
@@ -15,7 +16,7 @@ from ..stats import ALPHA, welch_p
 def _tuning_ranking(rep: Report) -> list[str]:
     head = ["### How much does tuning change the ranking?", ""]
     if not rep.default_suites:
-        if any(m.params_source != "default" for s in rep.suites for m in s.models):
+        if any(is_tuned(m.params_source) for s in rep.suites for m in s.models):
             return head + ["No default-parameter runs to compare with: run `mtlbench run --params-from default` "
                            "for the same suites and models.", ""]
         return head + ["Every compared run uses default hyper-parameters; after `mtlbench tune` the default and "
@@ -27,7 +28,7 @@ def _tuning_ranking(rep: Report) -> list[str]:
     pos_t = {r["model"]: (i, r["mean_rank"]) for i, r in enumerate(tuned, 1)}
     pos_d = {r["model"]: (i, r["mean_rank"]) for i, r in enumerate(default, 1)}
     models = {m.model for s in rep.suites for m in s.models}
-    tuned_in = {m: sum(1 for s in rep.suites for x in s.models if x.model == m and x.params_source != "default")
+    tuned_in = {m: sum(1 for s in rep.suites for x in s.models if x.model == m and is_tuned(x.params_source))
                 for m in models}
     n_suites = {m: sum(1 for s in rep.suites for x in s.models if x.model == m) for m in models}
     rows = []
@@ -54,12 +55,12 @@ def _tuning_ranking(rep: Report) -> list[str]:
 def _rerun_noise(rep: Report) -> list[str]:
     """Tuned results that ran exactly the default configuration (defaults kept) against their default runs:
     the noise floor of re-running, beside the (suite, model) pairs where tuning changed the parameters."""
-    defaults = {(s.suite, m.model): m for s in rep.default_suites or [] for m in s.models if m.params_source == "default"}
+    defaults = {(s.suite, m.model): m for s in rep.default_suites or [] for m in s.models if not is_tuned(m.params_source)}
     same, changed = [], []
     for s in rep.suites:
         for m in s.models:
             d = defaults.get((s.suite, m.model))
-            if m.params_source != "default" and d is not None:
+            if is_tuned(m.params_source) and d is not None:
                 (same if m.params == d.params else changed).append((m, d))
     if not same:
         return []

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
 
+from . import scoring
 from .data import TaskSpec
 
-_EPS = 1e-12
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -35,15 +35,12 @@ def task_metrics(task: TaskSpec, pred: np.ndarray, y: np.ndarray) -> dict[str, f
 
 def task_error(task: TaskSpec, metrics: dict[str, float]) -> float:
     """err_k = 1 − AUC (binary) or MSE (regression)."""
-    return 1.0 - metrics["auc"] if task.metric == "auc" else metrics["mse"]
+    return scoring.task_error(task.metric, metrics)
 
 
 def score(tasks: Sequence[TaskSpec], metrics: Sequence[dict[str, float]]) -> float:
-    """Validation score = − mean_k log(err_k); higher is better; scale-free across AUC and MSE."""
-    errs = [max(task_error(t, m), _EPS) for t, m in zip(tasks, metrics)]
-    if any(math.isnan(e) for e in errs):
-        return float("nan")
-    return -float(np.mean(np.log(errs)))
+    """Validation score = − mean_k log(err_k); higher is better (``mtlbench.scoring.score``, shared with the report)."""
+    return scoring.score([t.metric for t in tasks], metrics)
 
 
 def evaluate(tasks: Sequence[TaskSpec], pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> list[dict[str, float]]:

@@ -21,9 +21,11 @@ from .data import SuiteData
 from .errors import MtlbenchError
 from .fsio import atomic_write
 from .model import MTLModel, build_model, list_models, make_config
+from .names import suite_slug
 from .params import default_params
 from .profiles import get_profile
 from .records import git_commit, now, versions
+from .report.load import order_banks, utilisation_dir
 
 #: The fixed comparable configuration (SPEC.md §4): model -> Config overrides.
 FIXED: dict[str, dict[str, Any]] = {
@@ -36,9 +38,7 @@ DEFAULT_SUITES = ("video", "census_income")
 
 
 def out_path(profile: str, suite: str, model: str, results_dir: str | Path | None = None) -> Path:
-    from .report import slug, utilisation_dir
-
-    return utilisation_dir(profile, results_dir) / f"{slug(suite)}__{model}.json"
+    return utilisation_dir(profile, results_dir) / f"{suite_slug(suite)}__{model}.json"
 
 
 def _labels(model: MTLModel, name: str, n_gates: int, n_inputs: int) -> dict[str, Any]:
@@ -105,12 +105,7 @@ def gate_statistics(model: MTLModel, data: SuiteData, device: torch.device, batc
         else:
             info.update(mean=[[_r(v) for v in row] for row in mean], std=[[_r(v) for v in row] for row in std])
         banks[name] = info
-    return ordered(banks)
-
-
-def ordered(banks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Gate banks in reading order: by level, task gates before the shared gate (JSON keys are sorted)."""
-    return dict(sorted(banks.items(), key=lambda kv: (kv[1].get("level", 1), "shared" in kv[0], kv[0])))
+    return order_banks(banks)
 
 
 def _r(v: float) -> float:
@@ -200,6 +195,3 @@ def run(profile: str = "quick", suites: list[str] | None = None, models: list[st
             written.append(path)
     return written
 
-
-def as_float_matrix(rows: list[list[float | None]]) -> np.ndarray:
-    return np.asarray([[math.nan if v is None else float(v) for v in row] for row in rows], dtype=float)

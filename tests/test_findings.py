@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from mtlbench import findings as F
+from mtlbench.report.findings import census as census_finding, cgc_vs_ple, utilisation
 from mtlbench import report as R
 
 from test_report import MSE, root, seeds, util_export, write  # noqa: F401 - `root` is a fixture
@@ -170,9 +170,9 @@ def test_cgc_vs_ple_and_tuning_changes_the_ranking(root):
     recs += seeds("video", "ple", [0.04, 0.83], tasks=(VCR, VTR), source="study:ple#1", ts=late)
     write(root, recs)
     rep = R.build_report("quick", root)
-    default = {r[0]: (r[1], r[-1]) for r in F.cgc_vs_ple(rep.default_suites)}
+    default = {r[0]: (r[1], r[-1]) for r in cgc_vs_ple.cgc_vs_ple(rep.default_suites)}
     assert default == {f"`{G1}`": ("default", "n.s."), "`video`": ("default", "PLE better")}
-    tuned = {r[0]: (r[1], r[-1]) for r in F.cgc_vs_ple(rep.suites)}
+    tuned = {r[0]: (r[1], r[-1]) for r in cgc_vs_ple.cgc_vs_ple(rep.suites)}
     # a tuned cgc against a default ple answers nothing: no verdict there
     assert tuned == {f"`{G1}`": ("cgc tuned, ple default", "not comparable"), "`video`": ("tuned", "CGC better")}
     md = R.render_markdown(rep)
@@ -199,7 +199,7 @@ def test_no_matching_suites_gives_only_the_tuning_note(root):
 
 @pytest.mark.parametrize("x, r, d", [(0.5, (0.4, 0.6), 0.0), (0.7, (0.4, 0.6), 0.1), (0.3, (0.4, 0.4), -0.1)])
 def test_distance_to_a_published_range(x, r, d):
-    assert F._outside(x, r) == pytest.approx(d)
+    assert census_finding._outside(x, r) == pytest.approx(d)
 
 
 def test_expert_utilisation_spread_and_the_ple_papers_claim(root):
@@ -228,7 +228,7 @@ def test_expert_utilisation_spread_and_the_ple_papers_claim(root):
         "level": 1, "rows": tasks, "cols": cgc_cols, "mean": [[0.5, None, 0.5], [None, 0.5, 0.5]]}})
     md = R.render_markdown(R.build_report("quick", root))
     assert "CGC / PLE 0.00–0.50: mixed" in md  # CGC's tasks weight the shared expert alike
-    assert [F._util_verdict([0.4], [0.1, 0.2]), F._util_verdict([], [0.3])] == ["opposite", "n/a"]
+    assert [utilisation._util_verdict([0.4], [0.1, 0.2]), utilisation._util_verdict([], [0.3])] == ["opposite", "n/a"]
 
 
 def test_rerun_noise_separates_kept_defaults_from_tuning_effects(root):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -254,7 +256,7 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     md = R.render_markdown(R.build_report("quick", root))
     assert ("+ 6.0 min summed over 4 tuning trials (pruned and failed included; 1 trial of killed workers not timed); "
             "1 CPU thread per run") in md
-    from mtlbench import charts as C
+    from mtlbench.report import charts as C
 
     html, _, _ = C.write_charts(rep, root / "quick" / "charts", static=False)
     text = html.read_text()
@@ -325,11 +327,18 @@ def _populate(root: Path) -> None:
     write(root, recs)
 
 
-def test_report_is_byte_identical_and_from_records_only(root, monkeypatch):
+def test_report_is_byte_identical_and_from_records_only(root, tmp_path):
     _populate(root)
     first = R.generate("quick", root, charts=False).markdown.read_bytes()
-    monkeypatch.setattr("mtlbench.records.now", lambda: "2099-12-31T23:59:59Z")  # the clock is never read
-    second = R.generate("quick", root, charts=False).markdown.read_bytes()
+    # the same records elsewhere, copied later (new mtimes), rendered in another time zone and working
+    # directory: a report that read the clock, file times, the locale's time or its own path would differ
+    elsewhere = tmp_path / "elsewhere" / "results"
+    shutil.copytree(root, elsewhere)
+    (elsewhere.parent / "leaderboard.md").unlink(missing_ok=True)
+    env = {**os.environ, "TZ": "Pacific/Kiritimati"}
+    subprocess.run([sys.executable, "-c", f"from mtlbench.report import generate; generate('quick', {str(elsewhere)!r}, charts=False)"],
+                   check=True, env=env, cwd=tmp_path, timeout=300)
+    second = (elsewhere / "quick" / "leaderboard.md").read_bytes()
     assert first == second
     text = first.decode()
     assert "2026-01-02T10:00:00Z (newest record)" in text and "abc123def456" in text and "2099" not in text
@@ -377,7 +386,7 @@ def test_no_records_is_a_one_line_error(root):
 
 
 def test_charts_html_always_png_when_browser(root, monkeypatch):
-    from mtlbench import charts as C
+    from mtlbench.report import charts as C
 
     monkeypatch.delenv("MTLBENCH_STATIC_CHARTS")
     _populate(root)
@@ -412,6 +421,8 @@ def test_no_browser_degrades_to_html_with_one_line_notice(root, monkeypatch):
 
 def test_utilisation_exports_and_heatmaps(root, tiny_suite):
     from mtlbench import utilisation as U
+    from mtlbench.report.charts.utilisation import as_float_matrix
+    from mtlbench.report.load import order_banks
     from mtlbench.model import list_models
 
     models = [m for m in ("mmoe", "ple") if m in list_models()]
@@ -423,12 +434,12 @@ def test_utilisation_exports_and_heatmaps(root, tiny_suite):
         blob = json.loads(p.read_text())
         assert blob["data_checksum"] == tiny_suite.checksum and blob["n_test"] == len(tiny_suite.test)
         for bank in blob["banks"].values():
-            mean = U.as_float_matrix(bank["mean"])
+            mean = as_float_matrix(bank["mean"])
             assert mean.shape == (len(bank["rows"]), len(bank["cols"]))
             for row in mean:  # each gate's weights are a distribution over the experts it mixes
                 assert sum(v for v in row if not math.isnan(v)) == pytest.approx(1.0, abs=1e-4)
     if "ple" in models:
-        banks = U.ordered(json.loads(U.out_path("quick", tiny_suite.name, "ple", root).read_text())["banks"])
+        banks = order_banks(json.loads(U.out_path("quick", tiny_suite.name, "ple", root).read_text())["banks"])
         assert [b["title"] for b in banks.values()] == ["level 1: task gates", "level 1: shared gate", "level 2: task gates"]
         assert banks["levels.0.task_gates"]["mean"][0][1] is None  # task 1's gate cannot mix task 2's expert
     assert U.run("quick", [tiny_suite.name], models, root, device="cpu", log=lambda m: None) == []  # kept, not redone
@@ -455,7 +466,7 @@ def test_run_writes_quick_leaderboard_and_check_passes(tmp_path):
 
 @pytest.mark.slow
 def test_html_report_opens_in_headless_browser_without_script_errors(root):
-    from mtlbench import charts as C
+    from mtlbench.report import charts as C
 
     browser = C.find_browser()
     if browser is None:
@@ -487,7 +498,7 @@ def test_charts_are_the_same_bytes_with_or_without_orjson(root):
     pytest.importorskip("orjson")
     import plotly.io as pio
 
-    from mtlbench import charts as C
+    from mtlbench.report import charts as C
 
     tasks = ({**MSE, "name": "vcr"}, {**MSE, "name": "vtr"})
     write(root, seeds("video", "single_task", [1.0, 1.0], tasks=tasks) + seeds("video", "mmoe", [0.9, 1.1], tasks=tasks))

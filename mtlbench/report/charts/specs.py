@@ -1,0 +1,108 @@
+"""Which charts a report has, what they are called and what they say, decided from the ``Report`` alone
+(no figure is built), so the markdown can link them by deterministic names. To add a chart kind: a
+``ChartSpec`` here, a module with ``figure(spec)`` beside it and an entry in ``FIGURES`` (``__init__``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...names import suite_slug as slug
+from ..order import MODEL_ORDER, suite_key
+from ..schema import Report, SuiteResult
+
+PNG_SIZE = (900, 560)
+#: Colours per model, stable across charts (plotly's qualitative palette order).
+PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF",
+           "#FECB52", "#7F7F7F"]
+
+
+@dataclass
+class ChartSpec:
+    kind: str  # gain | sweep | utilisation | tuning | importance
+    key: tuple
+    name: str  # file stem, deterministic
+    title: str
+    caption: str
+    embed: bool = True  # a static image embedded in the markdown
+    data: Any = field(default=None, repr=False)
+
+
+def model_colour(model: str) -> str:
+    i = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER) + sum(map(ord, model))
+    return PALETTE[i % len(PALETTE)]
+
+
+# ====================================================================== which charts
+def _sweep_axis(points: list[SuiteResult]) -> str | None:
+    """The one numeric parameter that varies across a sweep's points (e.g. ``p``)."""
+    keys = sorted({k for s in points for k in s.params})
+    varying = [k for k in keys if len({repr(s.params.get(k)) for s in points}) > 1]
+    if len(varying) == 1 and all(isinstance(s.params.get(varying[0]), (int, float)) for s in points):
+        return varying[0]
+    return None
+
+
+def chart_specs(rep: Report) -> list[ChartSpec]:
+    specs: list[ChartSpec] = []
+    for s in rep.suites:
+        ref = s.reference
+        if ref is None or len(s.tasks) < 2 or len(s.models) < 2:
+            continue
+        a, b = s.tasks[0]["name"], s.tasks[1]["name"]
+        more = f" (tasks {a} and {b} of {len(s.tasks)})" if len(s.tasks) > 2 else ""
+        specs.append(ChartSpec(
+            "gain", ("gain", s.suite), f"gain_{s.slug}", f"Gain vs gain on {s.suite}",
+            f"*Relative gain over single-task on `{a}` (x) and `{b}` (y){more}, in %; error bars ±1 standard error "
+            "of the gain (seeds and test set combined). Upper right: better on both tasks; lower left: worse on both; "
+            "the other two quadrants: the seesaw.*",
+            data=s))
+    fams: dict[str, list[SuiteResult]] = {}
+    for s in rep.suites:
+        if s.is_sweep:
+            fams.setdefault(s.family, []).append(s)
+    for fam, points in fams.items():
+        axis = _sweep_axis(points)
+        if axis is None or len(points) < 2:
+            continue
+        specs.append(ChartSpec(
+            "sweep", ("sweep", fam), f"sweep_{slug(fam)}", f"{fam}: test metric vs task correlation {axis}",
+            f"*`{fam}` sweep: each model's test metric (mean ± std over seeds) against `{axis}`, one panel per task — "
+            "the MMoE paper's view of how task correlation affects multi-task models.*",
+            data=(axis, sorted(points, key=lambda s: s.params[axis]))))
+    for u in rep.utilisation:
+        specs.append(ChartSpec(
+            "utilisation", ("util", u.suite, u.model), f"util_{u.slug}", f"{u.model} on {u.suite}",
+            f"*Expert utilisation of `{u.model}` on `{u.suite}`.*", data=u))
+    by_suite: dict[str, list] = {}
+    for st in rep.studies:
+        if st.values:
+            by_suite.setdefault(st.suite or "?", []).append(st)
+    for suite in sorted(by_suite, key=lambda x: suite_key(x) if x != "?" else ("",)):
+        sts = by_suite[suite]
+        specs.append(ChartSpec(
+            "tuning", ("tuning", suite), f"tuning_{slug(suite)}", f"Tuning history on {suite}",
+            f"*Tuning on `{suite}`: validation objective of each completed trial (dots) and the best so far (lines), per model.*",
+            data=sts))
+        if any(len(st.params) >= 3 for st in sts):
+            specs.append(ChartSpec(
+                "importance", ("importance", suite), f"importance_{slug(suite)}", f"Parameter importance on {suite}",
+                "Screening importance of each hyper-parameter: |Spearman ρ| (numeric) or the correlation ratio η "
+                "(categorical) between its value and the validation objective over completed trials, normalised per model.",
+                embed=False, data=sts))
+    return specs
+
+
+
+
+def png_size(spec: ChartSpec) -> tuple[int, int]:
+    """Pixel size of a chart's static image (utilisation: wide enough for every gate bank)."""
+    w, h = PNG_SIZE
+    if spec.kind == "utilisation":
+        w = max(w, 420 * len(spec.data.banks))
+    return w, h
+
+
+def layout(fig, title: str, **kw) -> None:
+    """The layout every chart shares."""
+    fig.update_layout(title=dict(text=title, x=0.02), template="plotly_white", font=dict(size=13),
+                      margin=dict(l=70, r=30, t=70, b=60), **kw)

@@ -1,0 +1,32 @@
+"""“Does it reproduce?”: the leaderboard's comparison with the papers and a same-protocol peer.
+
+Every number is computed from the report's suites; the published values are declared by their suites
+(``SuiteMeta.published``). A finding is checked with the report's own statistics (Welch over seeds,
+Holm-corrected per suite: the seesaw table's verdicts) plus a rank correlation for the synthetic sweep
+and a Welch test per suite for CGC vs PLE. One module per finding, each a pure function
+``Report → markdown lines`` (empty when the report holds nothing to check); ``FINDINGS`` is their order.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..schema import Report
+from .census import _census
+from .cgc_vs_ple import _cgc_ple
+from .sweep import _sweep
+from .tuning import _tuning_ranking
+from .utilisation import _utilisation
+from .video import _video
+
+#: The findings in the order they appear; add one by appending its ``Report -> list[str]`` function.
+FINDINGS: tuple[Callable[[Report], list[str]], ...] = (
+    lambda rep: _census(rep.suites), _sweep, lambda rep: _video(rep.suites), _utilisation, _cgc_ple, _tuning_ranking,
+)
+
+
+def render_findings(rep: Report) -> list[str]:
+    """The "Does it reproduce?" section (nothing when no finding applies)."""
+    body = [line for finding in FINDINGS for line in finding(rep)]
+    return ["## Does it reproduce?", "",
+            "Published findings checked against this leaderboard's own numbers (computed from the records; "
+            "model selection used validation data only).", "", *body] if body else []

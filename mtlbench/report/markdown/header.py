@@ -1,0 +1,112 @@
+"""The leaderboard's header: what was run, on what, at which cost (from the compared records)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ...profiles import get_profile
+from ...records import hardware_spelling
+from ..format import md_table
+from ..load import is_tuned, study_suite
+from ..order import suite_key
+from ..schema import Report
+from ..select import newest_key
+
+
+def header_table(rep: Report) -> str:
+    """The two-column table under the title."""
+    prof = get_profile(rep.profile)
+    recs = rep.records
+    newest = max(recs, key=newest_key)
+    seeds = sorted({int(r["seed"]) for r in recs})
+    per_run = sorted({len(m.seeds) for s in rep.suites for m in s.models})
+    caps = sorted({int(r["params"].get("train", {}).get("max_epochs", 0)) for r in recs})
+    patience = sorted({int(r["params"].get("train", {}).get("patience", 0)) for r in recs})
+    commits = sorted({r["commit"] for r in recs})
+    n_tuned = sum(is_tuned(r["params_source"]) for r in recs)
+    if rep.studies:
+        budgets = sorted({s.budget for s in rep.studies if s.budget} or {s.finished for s in rep.studies})
+        pruners = sorted({s.pruner for s in rep.studies if s.pruner})
+        rules = sorted({s.param_budget_rule for s in rep.studies if s.param_budget_rule})
+        refs = sorted({s.reference_rule for s in rep.studies if s.reference_rule})
+        how = "; ".join([f"TPE sampler, {' / '.join(pruners)} pruning on the per-epoch validation score, pruned trials count"]
+                        * bool(pruners) + [f"parameter budget {' / '.join(rules)}"] * bool(rules) + refs)
+        budget = (f"{' / '.join(map(str, budgets))} trials per (model, suite) study, the same for every model"
+                  + (f" ({how})" if how else "") + f"; {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'}; "
+                  f"{n_tuned} of {len(recs)} compared runs use tuned parameters")
+    elif n_tuned:
+        budget = f"{n_tuned} of {len(recs)} compared runs use tuned parameters (no study export found)"
+    else:
+        budget = "none: every run uses the models' default hyper-parameters"
+    header = [
+        ["profile", f"{rep.profile} ({prof.description})"],
+        ["seeds", f"{'–'.join(map(str, [per_run[0], per_run[-1]])) if len(per_run) > 1 else per_run[0]} per (suite, model); "
+                  f"seed ids {', '.join(map(str, seeds))}"],
+        ["tuning budget", budget],
+        *([["borrowed tuning", lent]] if (lent := _borrowed(recs)) else []),
+        ["epoch cap", f"{' / '.join(map(str, caps))} (early stopping on the validation score, patience {' / '.join(map(str, patience))})"],
+        ["hardware", _hardware(recs)],
+        ["versions", _versions(recs)],
+        ["commit", f"{newest['commit']}" + (f" (records span {len(commits)} commits: {', '.join(commits)})" if len(commits) > 1 else "")],
+        ["date", f"{newest['timestamp']} (newest record)"],
+        ["runs compared", f"{len(recs)} of {len(rep.all_records)} records; {len(rep.suites)} suites; "
+                          f"{len({r['model'] for r in recs})} models"],
+        ["compute", _compute(rep)],
+    ]
+    return md_table(["", ""], header)
+
+
+def _hardware(records: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = defaultdict(int)
+    for r in records:
+        hw = r.get("extra", {}).get("hardware") if isinstance(r.get("extra"), dict) else None
+        threads = r.get("threads", "?")
+        desc = hardware_spelling(hw) if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
+        counts[desc] += 1
+    return "; ".join(f"{k} ({v} run{'' if v == 1 else 's'})" for k, v in sorted(counts.items()))
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def _compute(rep: Report) -> str:
+    """Total compute behind the profile: training time of every record plus every tuning trial."""
+    trained = [r for r in rep.all_records if "reused" not in (r.get("extra") or {})]  # reused: trained once, counted once
+    train = sum(float(r.get("train_seconds") or 0.0) for r in trained)
+    threads = sorted({int(r.get("threads") or 0) for r in rep.all_records} - {0})
+    out = f"{_hours(train)} of training summed over {len(trained)} runs"
+    if len(trained) < len(rep.all_records):
+        n = len(rep.all_records) - len(trained)
+        out += (f" ({n} more record{'s' * (n != 1)} reuse an identical earlier training: the same parameters and seed "
+                "on the same machine, under another parameter source)")
+    if rep.studies:
+        n = sum(s.timed for s in rep.studies)
+        dead = sum(s.untimed_dead for s in rep.studies)
+        untimed = f"; {dead} trial{'s' if dead != 1 else ''} of killed workers not timed" if dead else ""
+        out += f" + {_hours(sum(s.seconds for s in rep.studies))} summed over {n} tuning trials (pruned and failed included{untimed})"
+    return out + (f"; {'/'.join(map(str, threads))} CPU thread{'s' if threads != [1] else ''} per run" if threads else "")
+
+
+def _versions(records: list[dict[str, Any]]) -> str:
+    vals: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        for k, v in (r.get("versions") or {}).items():
+            vals[k].add(str(v))
+    return ", ".join(f"{k} {' / '.join(sorted(v))}" for k, v in sorted(vals.items()))
+
+
+def _borrowed(recs: list[dict[str, Any]]) -> str | None:
+    """Which suites ran at parameters tuned on another suite (sweep points without a study of their own take
+    the nearest tuned point's: ``tuning.nearest_sweep_summary``), grouped by the suite tuned; None if none."""
+    lenders: dict[str, set[str]] = defaultdict(set)
+    for r in recs:
+        tuned_on = study_suite(r["params_source"])
+        if tuned_on and tuned_on != r["suite"]:
+            lenders[tuned_on].add(r["suite"])
+    if not lenders:
+        return None
+    groups = [f"{', '.join(f'`{b}`' for b in sorted(lenders[s], key=suite_key))} ← `{s}`"
+              for s in sorted(lenders, key=suite_key)]
+    return ("suites without a study of their own run at the parameters tuned on the nearest sweep point "
+            "(per model): " + "; ".join(groups))

@@ -1,0 +1,32 @@
+"""The tuning section: one row per Optuna study, and the tuning charts."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..format import code, fnum, md_table
+from ..schema import Report
+
+
+def _render_studies(rep: Report, chart_prefix: str, specs: list[Any]) -> list[str]:
+    rows = []
+    for st in rep.studies:
+        best = (max if st.direction.startswith("max") else min)((v for _, v in st.values), default=None)
+        pareto = st.direction == "pareto"
+        rows.append([code(st.model or "?"), code(st.suite) if st.suite else "–", st.name, str(st.budget or "–"),
+                     str(st.finished), str(st.pruned), "Pareto front" if pareto else fnum(best, 4),
+                     "–" if pareto or st.reference is None else fnum(st.reference[1], 4), st.kept_defaults])
+    uses = [st.kept_defaults for st in rep.studies if st.reference is not None]
+    out = ["## Tuning", "",
+           "Optuna studies (validation objective only; the test split is never used for tuning). **best trial**: the "
+           "best validation objective of the searched trials; **defaults**: that of the study's reference trial (the "
+           "model's default configuration, trained to the end, not counted in the budget); **run uses**: whose "
+           "parameters the tuned runs take (`mixed`: single_task's tasks chose differently).", "",
+           md_table(["model", "suite", "study", "budget", "finished trials", "pruned", "best trial", "defaults", "run uses"],
+                    rows, ["left", "left", "left", "right", "right", "right", "right", "right", "left"]), ""]
+    if uses:
+        mixed = f", {uses.count('mixed')} mixed" if "mixed" in uses else ""
+        out += [f"Of the {len(uses)} studies with a reference trial, {uses.count('search')} chose a searched trial "
+                f"and {uses.count('defaults')} kept the defaults{mixed}.", ""]
+    for sp in specs:
+        out += [f"{sp.caption}", "", f"![{sp.title}]({chart_prefix}/{sp.name}.png)", ""]
+    return out

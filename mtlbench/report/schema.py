@@ -1,0 +1,150 @@
+"""The typed report: what ``build.build_report`` computes from the result files and every renderer reads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..names import suite_slug
+from .stats import NA, beats_flag, seesaw_flag
+
+REFERENCE = "single_task"
+
+
+@dataclass
+class TaskResult:
+    name: str
+    metric: str
+    higher_is_better: bool
+    values: list[float]  # test metric per seed
+    se: float  # test-set standard error (rms over seeds)
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float | None:
+        return float(np.std(self.values, ddof=1)) if self.n > 1 else None
+
+
+@dataclass
+class Comparison:
+    task: str
+    gain: float
+    rel_gain: float
+    se_test: float  # test-set standard error of the gain
+    se_seeds: float | None  # standard error of the gain over seeds (Welch)
+    p: float | None
+    p_holm: float | None = None
+    verdict: str = NA
+
+
+@dataclass
+class ModelResult:
+    model: str
+    tasks: list[TaskResult]
+    seeds: list[int]
+    params_source: str  # the provenance label the records were selected under (``load.parse_source`` reads it)
+    n_params: int
+    flops: float
+    train_seconds: float
+    score: float  # mean test score over seeds (ranking)
+    scores: list[float] = field(default_factory=list)  # test score per seed, in seed order
+    params: str = ""  # the run parameters (canonical JSON): equal strings = the same configuration trained
+    comparisons: list[Comparison] = field(default_factory=list)
+    trials: str = "–"
+    defaults_kept: bool = False  # tuned, and the trial(s) it ran are its study's reference trial (the defaults)
+
+    @property
+    def verdicts(self) -> list[str]:
+        return [c.verdict for c in self.comparisons]
+
+    @property
+    def seesaw(self) -> str:
+        return seesaw_flag(self.verdicts) if self.comparisons else "–"
+
+    @property
+    def beats(self) -> str:
+        return beats_flag(self.verdicts) if self.comparisons else "–"
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    family: str
+    version: str
+    params: dict[str, Any]
+    tasks: list[dict[str, Any]]
+    models: list[ModelResult]
+    is_sweep: bool
+
+    @property
+    def reference(self) -> ModelResult | None:
+        return next((m for m in self.models if m.model == REFERENCE), None)
+
+    @property
+    def slug(self) -> str:
+        return suite_slug(self.suite)
+
+
+@dataclass
+class Study:
+    name: str
+    model: str
+    suite: str
+    finished: int
+    pruned: int
+    budget: int | None
+    values: list[tuple[int, float]]  # (trial number, objective) of completed trials
+    params: list[tuple[dict[str, Any], float]]  # (params, objective) of completed trials
+    direction: str  # "maximize" | "minimize"
+    file: str
+    seconds: float = 0.0  # wall time summed over the study's trials (one worker each)
+    timed: int = 0  # trials with a recorded duration (any state), except those of killed workers
+    untimed_dead: int = 0  # trials of killed workers: failed when a later worker noticed, so their duration is unknown
+    pruner: str | None = None  # "hyperband", "halving", "median" or "none"
+    param_budget_rule: str | None = None  # how the study's parameter budget was set (same rule for every model)
+    reference_rule: str | None = None  # the reference trial (the model's defaults) every study gets on top
+    reference: tuple[int, float | None] | None = None  # (trial number, objective) of the reference trial
+    chosen: tuple[int, ...] = ()  # the trial(s) `run` takes: the best one, or each task's best (single_task)
+
+    @property
+    def kept_defaults(self) -> str:
+        """Whether the run parameters are the reference's: "defaults", "search" or "mixed" (task-wise)."""
+        if self.reference is None or not self.chosen:
+            return "–"
+        hits = sum(n == self.reference[0] for n in self.chosen)
+        return "defaults" if hits == len(self.chosen) else "search" if hits == 0 else "mixed"
+
+
+@dataclass
+class Utilisation:
+    suite: str
+    model: str
+    seed: int
+    config: dict[str, Any]
+    banks: dict[str, dict[str, Any]]  # name -> {title, level, rows, cols, mean, std}, in reading order
+    file: str
+    tasks: tuple[str, ...] = ()  # the suite's task names (a bank whose rows are these is a task-gate bank)
+
+    @property
+    def slug(self) -> str:
+        return f"{suite_slug(self.suite)}__{self.model}"
+
+
+@dataclass
+class Report:
+    profile: str
+    suites: list[SuiteResult]
+    records: list[dict[str, Any]]  # the compared records
+    all_records: list[dict[str, Any]]
+    notices: list[str]
+    studies: list[Study]
+    utilisation: list[Utilisation]
+    default_suites: list[SuiteResult] | None = None  # default-params comparison when tuned runs exist

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import MtlbenchError
+from .registry import did_you_mean
 
 app = typer.Typer(help="Benchmark multi-task learning models against single-task ones, tuned fairly.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -372,6 +373,34 @@ def utilisation_cmd(
 
     paths = run_utilisation(profile, suite, model, results_dir, device, seed, force, log=lambda m: err_console.print(Text(m)))
     console.print(f"{len(paths)} utilisation export(s) written; `mtlbench report --profile {profile}` draws them.")
+
+
+EXPERIMENTS = ("mmoe-synthetic",)
+
+
+@app.command("experiment")
+def experiment_cmd(
+    name: Annotated[str, typer.Argument(help="mmoe-synthetic: the MMoE paper's repeated-runs synthetic experiment.")],
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Repeated runs per (model, correlation); default 60.")] = None,
+    shard: Annotated[str, typer.Option("--shard", help="i/n: train every n-th missing run starting at i (one per process).")] = "0/1",
+    profile: ProfileOpt = "standard",
+    device: Annotated[str, typer.Option("--device", help="cpu | cuda")] = "cpu",
+    results_dir: ResultsOpt = None,
+) -> None:
+    """Run a paper's own experiment (results under results/<profile>/experiments/; resumable; the report draws it)."""
+    from .experiments import mmoe_synthetic as E
+
+    if name not in EXPERIMENTS:
+        raise did_you_mean("experiment", name, list(EXPERIMENTS))
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+        if not 0 <= i < n:
+            raise ValueError
+    except ValueError:
+        raise MtlbenchError(f"cannot read --shard {shard!r}; write i/n with 0 <= i < n, e.g. --shard 0/2.") from None
+    setup = E.Setup(runs=runs) if runs is not None else E.Setup()
+    trained = E.run(setup, profile, results_dir, (i, n), device, log=lambda m: err_console.print(Text(m)))
+    console.print(f"{trained} run(s) trained; results in {E.out_dir(profile, results_dir)}")
 
 
 def main() -> None:

@@ -538,11 +538,26 @@ def load_utilisation(profile: str, results_dir: str | Path | None = None) -> lis
 
 
 # ====================================================================== building the report
+def label_views(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One dict per (record, label): a record requested under several labels (``params_sources``) is seen
+    once per label, with that label as its ``params_source``, so selection by label sees every label. The
+    views after the first are marked ``extra["reused"] = {"key", "params_source"}`` (the record and its
+    training's label): the same training, whose time the compute line counts once."""
+    out = []
+    for r in records:
+        labels = r.get("params_sources") or [r["params_source"]]
+        out.append({**r, "params_source": labels[0]})
+        for label in labels[1:]:
+            reused = {"key": r["key"], "params_source": labels[0]}
+            out.append({**r, "params_source": label, "extra": {**(r.get("extra") or {}), "reused": reused}})
+    return out
+
+
 def build_report(profile: str, results_dir: str | Path | None = None) -> Report:
     from .profiles import get_profile
 
     get_profile(profile)  # unknown profile: one-line error with did-you-mean
-    all_records = load_records(profile, results_dir)
+    all_records = label_views(load_records(profile, results_dir))
     if not all_records:
         where = profile_dir(profile, results_dir) / "records"
         raise MtlbenchError(f"no result records for profile {profile!r} in {where}; "

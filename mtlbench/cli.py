@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import MtlbenchError
+from .provenance import RunId
 
 app = typer.Typer(help="Benchmark multi-task learning models against single-task ones, tuned fairly.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -258,7 +259,7 @@ def status_cmd(
     if verbose:
         for r in rows:
             if r["state"] != "done":
-                console.print(Text(f"{r['state']:8} {r['suite']}/{r['model']}/seed{r['seed']} {r['reason']}"))
+                console.print(Text(f"{r['state']:8} {RunId(r['suite'], r['model'], r['seed'])} {r['reason']}"))
     total = Counter(r["state"] for r in rows)
     console.print(f"profile {profile}: {total['done']} done, {total['failed']} failed, {total['missing']} missing")
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import MtlbenchError
+from .provenance import RunId
 from .registry import did_you_mean
 
 app = typer.Typer(help="Benchmark multi-task learning models against single-task ones, tuned fairly.",
@@ -145,13 +146,13 @@ def run_cmd(
     with _RichProgress(n_runs) as progress:
         summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
                       overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir))
-    reused = (f", {len(summary.reused)} reused (the same parameters and seed trained earlier on this machine)"
-              if summary.reused else "")
-    console.print(f"[bold]{len(summary.done)}[/] trained{reused}, {len(summary.skipped)} already done, "
+    labelled = (f", {len(summary.labelled)} already trained under another parameter source (label added)"
+                if summary.labelled else "")
+    console.print(f"[bold]{len(summary.done)}[/] trained{labelled}, {len(summary.skipped)} already done, "
                   f"{len(summary.failed)} failed  (profile {profile}).")
     for label, reason in summary.failed:
         console.print(Text(f"  failed {label}: {reason}", style="red"))
-    if summary.done or summary.skipped or summary.reused:
+    if summary.done or summary.skipped or summary.labelled:
         _report_after_run(profile, results_dir)
     if summary.failed:
         raise typer.Exit(1)
@@ -259,7 +260,7 @@ def status_cmd(
     if verbose:
         for r in rows:
             if r["state"] != "done":
-                console.print(Text(f"{r['state']:8} {r['suite']}/{r['model']}/seed{r['seed']} {r['reason']}"))
+                console.print(Text(f"{r['state']:8} {RunId(r['suite'], r['model'], r['seed'])} {r['reason']}"))
     total = Counter(r["state"] for r in rows)
     console.print(f"profile {profile}: {total['done']} done, {total['failed']} failed, {total['missing']} missing")
 

@@ -66,6 +66,7 @@ from .fsio import atomic_write
 from .model import SharedConfig, build_model, get_model_class, make_config
 from .params import RunParams, default_params, params_from_dict, run_trials
 from .profiles import PROFILES, Profile, get_profile
+from .provenance import ParamsSource, StudyId
 from .records import WORKER_DIED, profile_dir
 from .suites import expand_suites, load_suite
 from .train import fit, seed_everything
@@ -142,7 +143,8 @@ def core_space(trial: Any, n_tasks: int) -> dict[str, dict[str, Any]]:
                       "loss_weights": omega, "loss_decays": gamma}}
 
 
-def sample_params(trial: Any, model: str, data: SuiteData, profile: Profile, source: str = "trial") -> RunParams:
+def sample_params(trial: Any, model: str, data: SuiteData, profile: Profile,
+                  source: ParamsSource = ParamsSource.trial()) -> RunParams:
     """Sample the core space and the model's own space from ``trial`` (define-by-run) -> RunParams.
     The epoch cap and patience come from the profile; the embedding size from the suite."""
     cls = get_model_class(model)
@@ -783,7 +785,7 @@ class StudyParams:
         if self.mode == "default":
             return default_params(model, data, profile)
         if self.mode == "file" and "study" not in self.file:
-            return params_from_dict(model, data, profile, self.file, f"file:{self.path}")
+            return params_from_dict(model, data, profile, self.file, ParamsSource.from_file(self.path))
         if self.mode == "file":
             summary = self.file if (self.file.get("model"), self.file.get("suite")) == (model, data.name) else None
         else:
@@ -825,10 +827,11 @@ class StudyParams:
         if missing:
             raise MtlbenchError(f"study summary {s.get('study')!r} lacks the parameters of trial {missing[0]}; "
                                 "re-export it with `mtlbench tune`, or pass --params-from default.")
-        sets = [params_from_dict(model, data, profile, trials[n], f"study:{s['study']}#{n}") for n in numbers]
+        study = StudyId.parse(str(s["study"]))
+        sets = [params_from_dict(model, data, profile, trials[n], ParamsSource.from_study(study, (n,))) for n in numbers]
         if not chosen.task_wise:
             return sets[0]
         if (s.get("task_names") or []) != [t.name for t in data.tasks]:
             raise MtlbenchError(f"study {s.get('study')!r} names the tasks {s.get('task_names')} but {data.name} has "
                                 f"{[t.name for t in data.tasks]}; re-run `mtlbench tune` on this suite, or pass --params-from default.")
-        return RunParams.task_wise(tuple(sets), f"study:{s['study']}#" + ",".join(f"t{n}" for n in numbers))
+        return RunParams.task_wise(tuple(sets), ParamsSource.from_study(study, numbers, per_task=True))

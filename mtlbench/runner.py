@@ -14,7 +14,7 @@ from . import metrics as M
 from .cost import count_params, flops_per_sample
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
-from .model import build_model, get_model_class, list_models
+from .model import build_model, get_model_class, list_models, skip_reason
 from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
 from .provenance import ParamsSource, RunId
@@ -270,6 +270,9 @@ def run(
     for instance in instances:
         data = load_suite(instance, prof)
         for model_name in model_names:
+            if (why := skip_reason(model_name, data.tasks)) is not None:
+                summary.skipped.append(f"{data.name}/{model_name} ({why})")
+                continue
             rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
             parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
                                 profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds)}

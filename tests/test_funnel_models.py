@@ -178,8 +178,6 @@ def test_aitm_calibrator_goes_through_aux_loss():
     assert float(build("aitm", calibrator=0.0).aux_loss()) == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason="mtlbench/train.py still calls masked_task_losses; it must call "
-                                       "model.task_losses (one line, owned by another helper) — then drop this mark")
 def test_fit_trains_through_the_models_loss_view(monkeypatch):
     from mtlbench.train import TrainConfig, fit
 

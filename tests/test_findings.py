@@ -45,7 +45,7 @@ def test_census_levels_gains_and_rechub_finding(root):
     assert gains[("MMoE paper", "income_50k", "`mmoe`")][8:] == ["no", "no"]  # published +0.0012, ours +0.0002 n.s.
     assert gains[("MMoE paper", "never_married", "`mmoe`")][4:] == ["0.0000 (≈ 0)", "+0.0021", "0.0000 ± 0.0028", "n.s. p=1",
                                                                      "yes", "yes"]
-    assert "of our 6 (model, task) comparisons with `single_task` on census, 5 are not significant, 1 significantly better" in md
+    assert "of our 6 (model, task) comparisons with `single_task` on census, 5 show no detectable difference, 1 significantly better" in md
     assert "**Not reproduced**: 2 of 4 testable published census gains" in md  # MMoE income, PLE never married
     # the reason is read off the numbers: our single-task sits 0.0023–0.0112 above the papers' and at torch-rechub's
     assert "our single-task baseline is 0.0023–0.0112 AUC above the papers'" in md
@@ -78,12 +78,12 @@ def test_sweep_gap_growing_as_correlation_falls_reproduces(root):
     assert [r[0] for r in rows] == ["0", "0.3", "0.6", "1"]
     assert [r[4] for r in rows] == ["+0.3000", "+0.2000", "+0.1000", "0.0000"]
     # a perfect trend over 4 points is not significant: exact p = 2 / 4! (the asymptotic p would be ~0)
-    assert "Kendall τ = -1.00 (p=0.083; exact where there are no ties): the MMoE paper's finding is not significant here (the trend only leans the paper's way)" in md
+    assert "Kendall τ = -1.00 (p=0.083; exact where there are no ties): the MMoE paper's finding is not seen (no detectable trend of the gap with p over these points)" in md
     for name, points, needle in (
             ("six", [(0.2 * i, 1.5 - 0.1 * i) for i in range(6)], "τ = -1.00 (p=0.0028; exact where there are no ties): the MMoE paper's finding reproduces"),
-            ("opposite", [(0, 1.0), (0.5, 1.1), (1, 1.2)], "finding is not seen (no falling trend over these points)"),
+            ("opposite", [(0, 1.0), (0.5, 1.1), (1, 1.2)], "finding is not seen (no detectable trend of the gap with p over these points)"),
             ("contradicted", [(0.2 * i, 0.7 + 0.1 * i) for i in range(6)],
-             "finding is contradicted (the gap grows with p); at low correlation MMoE is worse than the shared bottom"),
+             "finding is contradicted (the gap grows with p). Mean gap"),
             ("flat", [(0, 1.1), (0.5, 1.1), (1, 1.1)], "finding cannot be tested (the gap does not vary)")):
         recs = []
         for p, hs in points:
@@ -120,7 +120,7 @@ def test_sweep_shows_tuned_beside_default_and_where_parameters_came_from(root):
         ("0.5", "+0.2000", "hard_sharing: p=0, mmoe: p=0: defaults kept"), ("1", "+0.1000", "tuned")]
     default = rows_of(md, "**Default hyper-parameters**")
     assert [(r[4], r[6]) for r in default] == [("0.0000", "default")] * 3
-    assert "finding is not significant here (the trend only leans the paper's way)" in part  # tuned: a falling gap over 3 points
+    assert "finding is not seen (no detectable trend of the gap with p over these points)" in part  # tuned: a falling gap over 3 points
     assert "finding cannot be tested (the gap does not vary)" in part  # defaults: no gap at all
     write(root.parent / "untuned", [r for r in recs if r.params_source == "default"] + seeds(
         "video", "mmoe", [0.04, 0.8], tasks=(VCR, VTR), source="study:mmoe@video@quick#1"))
@@ -171,13 +171,13 @@ def test_cgc_vs_ple_and_tuning_changes_the_ranking(root):
     write(root, recs)
     rep = R.build_report("quick", root)
     default = {r[0]: (r[1], r[-1]) for r in cgc_vs_ple.cgc_vs_ple(rep.default_suites)}
-    assert default == {f"`{G1}`": ("default", "n.s."), "`video`": ("default", "PLE better")}
+    assert default == {f"`{G1}`": ("default", "no detectable difference"), "`video`": ("default", "PLE better")}
     tuned = {r[0]: (r[1], r[-1]) for r in cgc_vs_ple.cgc_vs_ple(rep.suites)}
     # a tuned cgc against a default ple answers nothing: no verdict there
     assert tuned == {f"`{G1}`": ("cgc tuned, ple default", "not comparable"), "`video`": ("tuned", "CGC better")}
     md = R.render_markdown(rep)
-    assert "**Default hyper-parameters**: PLE better on 1, CGC better on 0, no significant difference on 1 of 2 suites." in md
-    assert "**Tuned where studies exist**: PLE better on 0, CGC better on 1, no significant difference on 0 of 2 suites (1 without a verdict)." in md
+    assert "**Default hyper-parameters**: PLE better on 1, CGC better on 0, no detectable difference on 1 of 2 suites." in md
+    assert "**Tuned where studies exist**: PLE better on 0, CGC better on 1, no detectable difference on 0 of 2 suites (1 without a verdict)." in md
     rows = {r[0]: r for r in rows_of(md, "### How much does tuning change the ranking?")}
     assert rows["`cgc`"][1] != "1" and rows["`cgc`"][3] == "1" and int(rows["`cgc`"][5]) > 0
     assert rows["`cgc`"][6] == "2 of 2" and rows["`ple`"][6] == "1 of 2" and rows["`single_task`"][6] == "0 of 2"
@@ -232,7 +232,7 @@ def test_expert_utilisation_spread_and_the_ple_papers_claim(root):
 
 
 def test_rerun_noise_separates_kept_defaults_from_tuning_effects(root):
-    tuned_cfg = {"model": {"experts": 8}, "shared": {}, "train": {"max_epochs": 3, "patience": 3}}
+    tuned_cfg = {"model": {"experts": 8}, "shared": {}, "train": {"max_epochs": 10, "patience": 3}}
     late = "2026-02-01T00:00:00Z"
     recs = seeds("video", "single_task", [0.05, 0.80], tasks=(VCR, VTR))
     recs += seeds("video", "cgc", [0.05, 0.80], tasks=(VCR, VTR)) + seeds("video", "ple", [0.05, 0.80], tasks=(VCR, VTR))
@@ -261,7 +261,7 @@ def test_rerun_noise_counts_identical_reruns_apart(root):
 
 
 def test_no_rerun_noise_line_without_kept_defaults(root):
-    tuned_cfg = {"model": {"experts": 8}, "shared": {}, "train": {"max_epochs": 3, "patience": 3}}
+    tuned_cfg = {"model": {"experts": 8}, "shared": {}, "train": {"max_epochs": 10, "patience": 3}}
     recs = census("single_task", 0.9510) + census("mmoe", 0.9510)
     recs += census("mmoe", 0.9600, source="study:mmoe#3", ts="2026-02-01T00:00:00Z", params=tuned_cfg)
     write(root, recs)

@@ -29,11 +29,11 @@ def record(suite: str, model: str, seed: int, values: list[float], tasks=(AUC, M
     family = family or suite.split("[")[0]
     return RunRecord(
         suite=suite, suite_family=family, suite_version=version, suite_params={}, data_checksum=checksum,
-        profile="quick", model=model, params=params or {"model": {}, "shared": {}, "train": {"max_epochs": 3, "patience": 3}},
+        profile="quick", model=model, params=params or {"model": {}, "shared": {}, "train": {"max_epochs": 10, "patience": 3}},
         params_source=source, seed=seed, tasks=list(tasks),
         val_metrics=[{t["metric"]: v} for t, v in zip(tasks, values)],
         test_metrics=[{t["metric"]: v} for t, v in zip(tasks, values)], test_se=[se] * len(tasks),
-        val_score=1.0, history=[], best_epochs=[0], epochs_run=3, n_params=1234 if model != "single_task" else 2000,
+        val_score=1.0, history=[], best_epochs=[0], epochs_run=4, n_params=1234 if model != "single_task" else 2000,
         flops_per_sample=5678.0, train_seconds=1.5, samples_per_second=100.0, device="cpu", threads=1,
         versions={"mtlbench": "0.1.0", "torch": "2.13.0"}, commit=commit, timestamp=ts,
     )

@@ -26,7 +26,21 @@ def test_fixture_records_render_to_the_expected_markdown():
 
 def test_fixture_covers_every_section():
     text = (FIXTURE / "expected.md").read_text()
-    for heading in ("## Overall ranking with default hyper-parameters", "### Census-income: the papers and torch-rechub",
+    for heading in ("## Overall ranking with default hyper-parameters", "left out of every finding: `census_income[group=1]`",
                     "### Video (VCR/VTR): the seesaw", "### Expert utilisation: do the tasks use", "## Tuning",
-                    "### How much does tuning change the ranking?"):
+                    "### How much does tuning change the ranking?", "**How sure is this ranking?**",
+                    "## Convergence and protocol", "**under-trained: conclusions withheld**",
+                    "### Matched default configurations", "## The MMoE synthetic experiment", "ctcvr AUC",
+                    "two-level paired bootstrap", "Welch over seeds", "trained epochs"):
         assert heading in text, heading
+
+
+def test_fixture_charts_include_the_new_kinds():
+    from mtlbench.report.charts import build_figure, chart_specs
+
+    specs = chart_specs(build_report("standard", FIXTURE / "results"))
+    kinds = {s.kind for s in specs}
+    assert {"exp_curves", "exp_final"} <= kinds
+    for s in specs:
+        if s.kind.startswith("exp_"):
+            assert build_figure(s).data  # the figure draws

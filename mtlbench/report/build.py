@@ -7,7 +7,9 @@ from ..errors import MtlbenchError
 from ..profiles import get_profile
 from ..records import profile_dir
 from .compare import build_suites
-from .load import is_tuned, load_records, load_studies, load_utilisation, record_views
+from .convergence import convergence
+from .experiment import analyse_experiment
+from .load import is_tuned, load_experiment, load_records, load_studies, load_utilisation, record_views
 from .schema import Report
 from .select import select_records
 
@@ -25,8 +27,10 @@ def build_report(profile: str, results_dir: str | Path | None = None) -> Report:
     chosen, notices = select_records(views, "best")
     suites = build_suites(chosen, studies)
     rep = Report(profile, suites, chosen, all_records, notices, studies, load_utilisation(profile, results_dir))
-    if any(is_tuned(r["params_source"]) for r in chosen):
-        defaults, _ = select_records(views, "default")
-        if defaults:
-            rep.default_suites = build_suites(defaults, studies)
+    defaults, _ = select_records(views, "default")
+    rep.default_records = defaults
+    if defaults and any(is_tuned(r["params_source"]) for r in chosen):
+        rep.default_suites = build_suites(defaults, studies)
+    rep.convergence = convergence(chosen + defaults)
+    rep.experiment = analyse_experiment(load_experiment(profile, results_dir))
     return rep

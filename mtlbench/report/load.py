@@ -20,10 +20,11 @@ from ..metadata import INDEPENDENT_TASK_MODELS
 from ..provenance import ParamsSource
 from ..records import WORKER_DIED, load_records, profile_dir
 from .order import model_key, suite_key
-from .schema import Study, Utilisation
+from .schema import ExperimentRun, Study, Utilisation
 
 __all__ = ["SourceInfo", "parse_source", "is_tuned", "source_label", "study_suite", "record_views", "load_records",
-           "load_studies", "chosen_trials", "load_utilisation", "order_banks", "utilisation_dir", "studies_dir"]
+           "load_studies", "chosen_trials", "load_utilisation", "order_banks", "utilisation_dir", "studies_dir",
+           "load_experiment", "EXPERIMENT"]
 
 
 # ====================================================================== provenance labels
@@ -143,6 +144,9 @@ def _parse_study(st: Any, file: str) -> Study | None:
         finished = int(attrs.get("n_counted", 0) or 0)
     alive = [t for t in trials if not _worker_died(t)]  # killed workers' trials have no meaningful duration
     budget = attrs.get("n_trials")
+    trained = attrs.get("trained_epochs")
+    if not isinstance(trained, int) and any("intermediate_values" in t for t in trials):
+        trained = sum(len(t.get("intermediate_values") or {}) for t in trials)  # one value reported per epoch
     return Study(name=name, model=str(attrs.get("model") or ""), suite=str(attrs.get("suite") or ""),
                  finished=finished, pruned=pruned, budget=int(budget) if isinstance(budget, (int, float)) else None,
                  values=values, params=params, direction=direction if single else "pareto", file=file,
@@ -152,7 +156,8 @@ def _parse_study(st: Any, file: str) -> Study | None:
                  pruner=str(attrs["pruner"]) if attrs.get("pruner") else None,
                  param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None,
                  reference_rule=str(attrs["reference_trial"]) if attrs.get("reference_trial") else None,
-                 reference=reference, chosen=chosen_trials(st))
+                 reference=reference, chosen=chosen_trials(st),
+                 trained_epochs=trained if isinstance(trained, int) else None)
 
 
 def _worker_died(trial: dict[str, Any]) -> bool:
@@ -186,3 +191,24 @@ def load_utilisation(profile: str, results_dir: str | Path | None = None) -> lis
         except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
             warnings.warn(f"ignoring unreadable utilisation export {p}", stacklevel=2)
     return sorted(out, key=lambda u: (suite_key(u.suite), model_key(u.model)))
+
+
+# ====================================================================== experiment results
+#: The MMoE synthetic experiment's folder under ``results/<profile>/experiments/`` (``mmoe_synthetic.NAME``).
+EXPERIMENT = "mmoe_synthetic"
+
+
+def load_experiment(profile: str, results_dir: str | Path | None = None) -> list[ExperimentRun]:
+    """The MMoE synthetic experiment's result files (``<model>__p<p>__r<run>.json``), ordered by (p, model, run)."""
+    d = profile_dir(profile, results_dir) / "experiments" / EXPERIMENT
+    out: list[ExperimentRun] = []
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            b = json.loads(p.read_text())
+            out.append(ExperimentRun(str(b["model"]), float(b["p"]), int(b["run"]), int(b["curve_every"]),
+                                     [[float(x) for x in pt] for pt in b["train_curve"]],
+                                     [float(x) for x in b["test_mse"]], float(b.get("seconds") or 0.0),
+                                     str(b.get("commit") or "")))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
+            warnings.warn(f"ignoring unreadable experiment result {p}", stacklevel=2)
+    return sorted((r for r in out if r.train_curve and r.test_mse), key=lambda r: (-r.p, model_key(r.model), r.run))

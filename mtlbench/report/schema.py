@@ -1,6 +1,7 @@
 """The typed report: what ``build.build_report`` computes from the result files and every renderer reads."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ class TaskResult:
     higher_is_better: bool
     values: list[float]  # test metric per seed
     se: float  # test-set standard error (rms over seeds)
+    boot: list[list[float]] | None = None  # [n_seeds][B] paired bootstrap replicates (protocol 2), else None
 
     @property
     def n(self) -> int:
@@ -43,6 +45,16 @@ class Comparison:
     p: float | None
     p_holm: float | None = None
     verdict: str = NA
+    rule: str = "welch"  # "paired": two-level paired bootstrap (``paired``); "welch": Welch over seeds
+    ci: tuple[float, float] | None = None  # 95 % interval of the gain (paired rule only)
+
+    @property
+    def se_total(self) -> float:
+        """One standard error of the gain, seeds and test set combined (paired: half the 95 % interval / 1.96)."""
+        if self.ci is not None:
+            return (self.ci[1] - self.ci[0]) / (2 * 1.96)
+        test = self.se_test if math.isfinite(self.se_test) else 0.0
+        return math.sqrt((self.se_seeds or 0.0) ** 2 + test**2)
 
 
 @dataclass
@@ -60,6 +72,9 @@ class ModelResult:
     comparisons: list[Comparison] = field(default_factory=list)
     trials: str = "–"
     defaults_kept: bool = False  # tuned, and the trial(s) it ran are its study's reference trial (the defaults)
+    derived: list[TaskResult] = field(default_factory=list)  # the suite's product metrics (e.g. CTCVR), protocol 2
+    derived_comparisons: list[Comparison] = field(default_factory=list)  # their gains (Holm among themselves)
+    rank_interval: tuple[float, float] | None = None  # 95 % bootstrap interval of its rank in the suite (seeds)
 
     @property
     def verdicts(self) -> list[str]:
@@ -113,6 +128,7 @@ class Study:
     reference_rule: str | None = None  # the reference trial (the model's defaults) every study gets on top
     reference: tuple[int, float | None] | None = None  # (trial number, objective) of the reference trial
     chosen: tuple[int, ...] = ()  # the trial(s) `run` takes: the best one, or each task's best (single_task)
+    trained_epochs: int | None = None  # epochs (intermediate values) trained over all its trials, reference included
 
     @property
     def kept_defaults(self) -> str:
@@ -138,6 +154,31 @@ class Utilisation:
         return f"{suite_slug(self.suite)}__{self.model}"
 
 
+@dataclass(frozen=True)
+class ExperimentRun:
+    """One (model, p, run) result of the MMoE synthetic experiment (``mtlbench.experiments.mmoe_synthetic``)."""
+
+    model: str
+    p: float
+    run: int
+    curve_every: int  # training steps per point of ``train_curve``
+    train_curve: list[list[float]]  # [points][task] mean training loss over each ``curve_every`` steps
+    test_mse: list[float]  # [task] at the best-validation epoch
+    seconds: float
+    commit: str = ""
+
+    @property
+    def test_loss(self) -> float:
+        """Test MSE averaged over the tasks (the paper's "average loss")."""
+        return sum(self.test_mse) / len(self.test_mse)
+
+    @property
+    def final_train_loss(self) -> float:
+        """The last point of the training-loss curve, averaged over the tasks."""
+        last = self.train_curve[-1]
+        return sum(last) / len(last)
+
+
 @dataclass
 class Report:
     profile: str
@@ -148,3 +189,11 @@ class Report:
     studies: list[Study]
     utilisation: list[Utilisation]
     default_suites: list[SuiteResult] | None = None  # default-params comparison when tuned runs exist
+    default_records: list[dict[str, Any]] = field(default_factory=list)  # the default-parameter runs (one per seed)
+    convergence: list[Any] = field(default_factory=list)  # ``convergence.SuiteConvergence`` per suite
+    experiment: Any = None  # ``experiment.Experiment`` of the MMoE synthetic runs, or None
+
+    @property
+    def withheld(self) -> set[str]:
+        """Suites flagged under-trained: left out of the findings' conclusions and of the Friedman test."""
+        return {c.suite for c in self.convergence if c.flagged}

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..schema import Report
-from . import gain, sweep, tuning, utilisation
+from . import cd, experiment, gain, sweep, tuning, utilisation
 from .html import write_html
 from .specs import ChartSpec, chart_specs, model_colour, png_size
 from .static import browser_errors, find_browser, png_digests, write_static
@@ -22,7 +22,9 @@ __all__ = ["ChartSpec", "FIGURES", "build_figure", "browser_errors", "chart_spec
 
 #: chart kind -> the function that draws its figure
 FIGURES: dict[str, Callable] = {"gain": gain.figure, "sweep": sweep.figure, "utilisation": utilisation.figure,
-                                "tuning": tuning.history_figure, "importance": tuning.importance_figure}
+                                "tuning": tuning.history_figure, "importance": tuning.importance_figure,
+                                "cd": cd.figure, "exp_curves": experiment.curves_figure,
+                                "exp_final": experiment.final_figure}
 
 
 def build_figure(spec: ChartSpec):

@@ -18,7 +18,7 @@ def figure(spec: ChartSpec):
         c0, c1 = m.comparisons[0], m.comparisons[1]
         errs = []
         for c, t in ((c0, ref.tasks[0]), (c1, ref.tasks[1])):
-            se = math.sqrt((c.se_seeds or 0.0) ** 2 + (c.se_test if math.isfinite(c.se_test) else 0.0) ** 2)
+            se = c.se_total
             errs.append(100.0 * se / abs(t.mean) if t.mean else 0.0)
         pts.append((m.model, c0.rel_gain, c1.rel_gain, errs[0], errs[1], f"{c0.verdict} / {c1.verdict}"))
     def extent(i: int) -> float:

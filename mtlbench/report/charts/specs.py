@@ -8,6 +8,7 @@ from typing import Any
 
 from ...names import suite_slug as slug
 from ..order import MODEL_ORDER, suite_key
+from ..ranking import overall_friedman
 from ..schema import Report, SuiteResult
 
 PNG_SIZE = (900, 560)
@@ -18,7 +19,7 @@ PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#F
 
 @dataclass
 class ChartSpec:
-    kind: str  # gain | sweep | utilisation | tuning | importance
+    kind: str  # gain | sweep | utilisation | tuning | importance | cd | exp_curves | exp_final
     key: tuple
     name: str  # file stem, deterministic
     title: str
@@ -43,7 +44,7 @@ def _sweep_axis(points: list[SuiteResult]) -> str | None:
 
 
 def chart_specs(rep: Report) -> list[ChartSpec]:
-    specs: list[ChartSpec] = []
+    specs: list[ChartSpec] = _cd_specs(rep) + _experiment_specs(rep)
     for s in rep.suites:
         ref = s.reference
         if ref is None or len(s.tasks) < 2 or len(s.models) < 2:
@@ -92,6 +93,39 @@ def chart_specs(rep: Report) -> list[ChartSpec]:
     return specs
 
 
+def _experiment_specs(rep: Report) -> list[ChartSpec]:
+    """The MMoE synthetic experiment's two charts (when a correlation is complete)."""
+    e = rep.experiment
+    if e is None or not e.correlations:
+        return []
+    return [
+        ChartSpec("exp_curves", ("experiment", "curves"), "mmoe_synthetic_curves",
+                  "MMoE synthetic experiment: training loss over steps",
+                  f"*Training loss (mean over both tasks, averaged over every {e.by_cell[(e.models[0], e.correlations[0])][0].curve_every} "
+                  "steps) against training steps, one panel per task correlation p: the line is the mean over runs, the "
+                  "band the 10–90 % range over runs (log scale).*", data=e),
+        ChartSpec("exp_final", ("experiment", "final"), "mmoe_synthetic_final",
+                  "MMoE synthetic experiment: final training loss over runs",
+                  "*Distribution over runs of the final training loss (the last curve point, mean over both tasks) per "
+                  "model and correlation: the MMoE paper's trainability view (a low, narrow box: reliably trainable).*",
+                  data=e),
+    ]
+
+
+def _cd_specs(rep: Report) -> list[ChartSpec]:
+    """A critical-difference chart per ranking whose Friedman test could be run."""
+    out = []
+    for tag, suites, label in (("overall", rep.suites, "overall ranking"),
+                               ("default", rep.default_suites or [], "ranking with default hyper-parameters")):
+        f, _ = overall_friedman(suites, rep.withheld)
+        if f.cd is None or f.p is None:
+            continue
+        out.append(ChartSpec(
+            "cd", ("cd", tag), f"cd_{tag}", f"Critical difference: {label}",
+            f"*Mean rank over {f.blocks} suite families (1 = best); a bar joins models whose mean ranks differ by less "
+            f"than the Nemenyi critical difference CD = {f.cd:.2f} (α = {f.alpha}): not significantly different. "
+            f"Friedman p = {f.p:.2g}.*", data=f))
+    return out
 
 
 def png_size(spec: ChartSpec) -> tuple[int, int]:

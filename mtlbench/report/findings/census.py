@@ -92,7 +92,7 @@ def _census(suites: list[SuiteResult]) -> list[str]:
                     rows_level, ["left", "left", "left", "right", "right", "right", "right", "right", "right"]), ""]
     if rows_gain:
         out += ["The MTL gain over single-task the papers report, against ours (gain ± test-set standard error, "
-                "Holm-corrected Welch test over seeds; **reproduced** = our gain is significant in the published "
+                "Holm-corrected, by the suite table's rule; **reproduced** = our gain is significant in the published "
                 "direction, or not significant where the paper's gain is ≈ 0; n/a: no test possible). **in 95 % CI**: "
                 "the published gain lies within our gain ± 1.96 seed standard errors (not significant is not the same "
                 "as equal). **Δ single** is how far our single-task baseline sits above the paper's.", "",
@@ -104,7 +104,7 @@ def _census(suites: list[SuiteResult]) -> list[str]:
     sig = [f"`{m}` {t} {MARK[v]}" for m, t, v in census_verdicts if v in (BETTER, WORSE)]
     if n:
         out += [f"- **torch-rechub's finding** (every model within seed noise of single-task on census): of our {n} "
-                f"(model, task) comparisons with `single_task` on census, {counts[NS]} are not significant, {counts[BETTER]} "
+                f"(model, task) comparisons with `single_task` on census, {counts[NS]} show no detectable difference, {counts[BETTER]} "
                 f"significantly better, {counts[WORSE]} significantly worse" + (f", {counts[NA]} untestable" if counts[NA] else "")
                 + (f" ({', '.join(sig)})." if sig else ".")]
     tested = [r for r in rows_gain if r[-1] != "n/a"]

@@ -26,7 +26,7 @@ def cgc_vs_ple(suites: list[SuiteResult]) -> list[list[str]]:
     rows = []
     for (s, c, p, a, b), q, ok in zip(stats, p_adj, fair):
         d = float(np.mean(b) - np.mean(a))
-        v = {BETTER: "PLE better", WORSE: "CGC better", NS: "n.s.", NA: "n/a"}[verdict(d, q)] if ok else "not comparable"
+        v = {BETTER: "PLE better", WORSE: "CGC better", NS: "no detectable difference", NA: "n/a"}[verdict(d, q)] if ok else "not comparable"
         kinds = _params_kind(c) if ok else f"cgc {_params_kind(c)}, ple {_params_kind(p)}"
         rows.append([code(s.suite), kinds, f"{np.mean(a):.4f}", f"{np.mean(b):.4f}", fnum(d, 4, sign=True),
                      fp(q) or "–", v])
@@ -37,16 +37,16 @@ def _tally(rows: list[list[str]], suites: list[SuiteResult]) -> str:
     """Verdict counts with a sweep counted as one family (its points summarised), as the ranking does."""
     sweep_of = {code(s.suite): s.family for s in suites if s.is_sweep}
     single = [r for r in rows if r[0] not in sweep_of]
-    counts = {k: sum(r[-1] == k for r in single) for k in ("PLE better", "CGC better", "n.s.", "n/a", "not comparable")}
-    out = (f"PLE better on {counts['PLE better']}, CGC better on {counts['CGC better']}, no significant difference on "
-           f"{counts['n.s.']} of {len(single)} suites")
+    counts = {k: sum(r[-1] == k for r in single) for k in ("PLE better", "CGC better", "no detectable difference", "n/a", "not comparable")}
+    out = (f"PLE better on {counts['PLE better']}, CGC better on {counts['CGC better']}, no detectable difference on "
+           f"{counts['no detectable difference']} of {len(single)} suites")
     skipped = counts["n/a"] + counts["not comparable"]
     out += f" ({skipped} without a verdict)" if skipped else ""
     for fam in sorted({sweep_of[r[0]] for r in rows if r[0] in sweep_of}):
         pts = [r for r in rows if sweep_of.get(r[0]) == fam]
-        c = {k: sum(r[-1] == k for r in pts) for k in ("PLE better", "CGC better", "n.s.")}
+        c = {k: sum(r[-1] == k for r in pts) for k in ("PLE better", "CGC better", "no detectable difference")}
         out += (f"; on the `{fam}` sweep PLE better at {c['PLE better']}, CGC better at {c['CGC better']}, "
-                f"no significant difference at {c['n.s.']} of {len(pts)} points")
+                f"no detectable difference at {c['no detectable difference']} of {len(pts)} points")
     return out + "."
 
 

@@ -58,16 +58,12 @@ def _sweep_finding(ps: list[float], gaps: list[float]) -> str:
         finding = "cannot be tested (the gap does not vary)"
     elif tau < 0 and p_tau is not None and p_tau < ALPHA:
         finding = "reproduces"
-    elif tau < 0:
-        finding = "is not significant here (the trend only leans the paper's way)"
     elif p_tau is not None and p_tau < ALPHA:
         finding = "is contradicted (the gap grows with p)"
     else:
-        finding = "is not seen (no falling trend over these points)"
+        finding = "is not seen (no detectable trend of the gap with p over these points)"
     low = [g for q, g in zip(ps, gaps) if q <= 0.5]
     high = [g for q, g in zip(ps, gaps) if q > 0.5]
-    if low and float(np.mean(low)) < 0:
-        finding += "; at low correlation MMoE is worse than the shared bottom, the opposite of the paper"
     return (f"- Trend of the gap with p over {len(ps)} points: Kendall τ = {fnum(tau, 2, sign=True)} "
             f"({fp(p_tau) or 'no test'}; exact where there are no ties): the MMoE paper's finding {finding}. "
             f"Mean gap at p ≤ 0.5: {fnum(float(np.mean(low)) if low else None, 4, sign=True)}, "

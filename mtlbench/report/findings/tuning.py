@@ -8,7 +8,8 @@ import numpy as np
 from ..format import code, fp, md_table
 from ..load import is_tuned
 from ..order import model_key
-from ..ranking import ranking
+from ..ranking import mean_rank_draws, ranking
+from ..uncertainty import TAU_DRAWS, kendall_interval
 from ..schema import ModelResult, Report
 from ..stats import ALPHA, welch_p
 
@@ -38,17 +39,21 @@ def _tuning_ranking(rep: Report) -> list[str]:
                      f"{t[1]:.2f}" if t else "–", f"{d[0] - t[0]:+d}" if d and t else "–",
                      f"{tuned_in.get(m, 0)} of {n_suites.get(m, 0)}"])
     common = [m for m in pos_t if m in pos_d]
-    tau, p = float("nan"), None
+    tau, p, iv = float("nan"), None, None
     if len(common) >= 3:
         tau, p = (float(x) for x in kendalltau([pos_d[m][1] for m in common], [pos_t[m][1] for m in common]))
         p = p if math.isfinite(p) else None
+        iv = kendall_interval(mean_rank_draws(rep.default_suites, common, TAU_DRAWS, "tau"),
+                              mean_rank_draws(rep.suites, common, TAU_DRAWS, "tau"))
+    interval = (f", 95 % bootstrap interval [{iv[0]:+.2f}, {iv[1]:+.2f}] (each (suite, model)'s seeds resampled, "
+                f"{TAU_DRAWS:,} draws)" if iv else "")
     return head + [*_rerun_noise(rep),
         "Places in the overall ranking (mean rank over suite families) with default parameters and with the tuned "
         "ones (a model without a study on a suite keeps its default run there: see the last column).", "",
         md_table(["model", "default: place", "default: mean rank", "tuned: place", "tuned: mean rank", "places gained",
                   "suites tuned"], rows, ["left", "right", "right", "right", "right", "right", "right"]), "",
         f"- Kendall τ between the default and the tuned mean ranks of the {len(common)} models in both: "
-        f"{tau:+.2f} ({fp(p) or 'no test'})." if math.isfinite(tau)
+        f"{tau:+.2f} ({fp(p) or 'no test'}){interval}." if math.isfinite(tau)
         else "- Too few models in both rankings for a rank correlation.", ""]
 
 

@@ -49,7 +49,7 @@ def _video(suites: list[SuiteResult]) -> list[str]:
     heads = [f"{t['name']} gain, sig." for t in s.tasks]
     return ["### Video (VCR/VTR): the seesaw", "",
             VIDEO_CLAIM, "",
-            "Ours (gain over `single_task`, Holm-corrected Welch over seeds; VCR is MSE, so a positive gain is a lower "
+            "Ours (gain over `single_task`, Holm-corrected, by the suite table's rule; VCR is MSE, so a positive gain is a lower "
             "MSE; n/a: no test possible, e.g. a single seed):", "",
             md_table(["model", *heads, "seesaw", "better on both"], rows, ["left", *["right"] * len(heads), "left", "left"]), "",
             f"- Seesaw (significantly better on one task, worse on the other): {', '.join(seesaw) or 'none'}.",

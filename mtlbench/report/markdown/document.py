@@ -10,7 +10,9 @@ from ..findings import render_findings
 from ..schema import Report
 from ..stats import ALPHA
 from .commands import _commands
+from .experiment import render_experiment
 from .header import header_table
+from .protocol import render_protocol
 from .ranking import _render_ranking
 from .suites import _render_suite
 from .tuning import _render_studies
@@ -37,14 +39,17 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
         "- **metric ± std**: test metric, mean ± standard deviation over seeds (↑ higher is better, ↓ lower is better).",
         "- **gain**: the PLE paper's MTL gain over `single_task` on the same suite: `M − S` for AUC, `S − M` for MSE, "
         "so a positive gain is always better than single-task; **rel.** = gain / |S| in %.",
-        "- **±test**: test-set standard error of the gain, `sqrt(se_M² + se_S²)`; `se` is each run's bootstrap "
-        "standard error over test samples (100 resamples), root-mean-square over seeds. Seeds only capture "
-        "training noise; this is the uncertainty of the test set itself (conservative: both models are scored "
-        "on the same test samples).",
-        f"- **sig.**: Welch's t-test over seeds (two-sided; seeds of different models are not paired), Holm-corrected "
-        f"over all (model, task) comparisons of the suite, α = {ALPHA}: ▲ significantly better, ▼ significantly worse, "
-        "n.s. not significant, n/a no test possible (fewer than 2 seeds on a side, or no spread on either side). "
-        "The p shown is Holm-adjusted.",
+        "- **uncertainty** and **sig.** follow one of two rules, and each suite says which it used. Records of "
+        "protocol 2 carry 200 bootstrap replicates of every test metric, drawn with resampling indices fixed per "
+        "suite (the same for every model and seed), so two models' replicates are paired: a gain's **[95 % "
+        "interval]** and two-sided p come from a two-level bootstrap (a shared test-set replicate and the seeds "
+        "resampled with replacement per draw), combining seed and test-set variance. Records of protocol 1 "
+        "keep the older rule: **±** is the unpaired test-set standard error `sqrt(se_M² + se_S²)` (conservative) "
+        "and the p is Welch's t-test over seeds (two-sided, seeds not paired).",
+        f"- **sig.**: the p of either rule, Holm-corrected over all (model, task) comparisons of the suite, α = {ALPHA}: "
+        "▲ significantly better, ▼ significantly worse, n.s. no detectable difference, n/a no test possible (fewer "
+        "than 2 seeds on a side, or no spread on either side). The p shown is Holm-adjusted. **rank [95 %]**: the "
+        "model's rank in the suite and its 95 % interval when each model's seeds are resampled.",
         "- **seesaw**: significantly better on ≥ 1 task and significantly worse on ≥ 1 other. **beats single-task**: "
         "no task significantly worse and ≥ 1 significantly better. n/a: a task could not be tested.",
         "- **params**: `default` hyper-parameters or `tuned` (study and trial); **trials**: finished trials of that study "
@@ -53,12 +58,13 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
         "of trials, each trial trains all K networks): params `…#t3,t7` name the trial of task 1, task 2, ….",
         "",
     ]
-    out += _render_ranking(rep.suites, "Overall ranking", chart_prefix)
-    if rep.default_suites:
-        out += _render_ranking(rep.default_suites, "Overall ranking with default hyper-parameters", chart_prefix)
-    out += render_findings(rep)
     specs = chart_specs(rep)
     by_key = {s.key: s for s in specs}
+    out += _render_ranking(rep.suites, "Overall ranking", chart_prefix, rep.withheld, by_key.get(("cd", "overall")))
+    if rep.default_suites:
+        out += _render_ranking(rep.default_suites, "Overall ranking with default hyper-parameters", chart_prefix,
+                               rep.withheld, by_key.get(("cd", "default")))
+    out += render_findings(rep)
     out += ["## Suites", ""]
     if specs:
         out += [f"Interactive charts (offline, plotly.js shipped beside them): [{chart_prefix}/report.html]({chart_prefix}/report.html).", ""]
@@ -78,6 +84,8 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
                 "expert that gate cannot mix.", ""]
         for sp in util:
             out += [f"### {sp.title}", "", f"![{sp.title}]({chart_prefix}/{sp.name}.png)", ""]
+    out += render_protocol(rep)
+    out += render_experiment(rep, chart_prefix, [sp for sp in specs if sp.kind in ("exp_curves", "exp_final")])
     if rep.studies:
         out += _render_studies(rep, chart_prefix, [sp for sp in specs if sp.kind == "tuning"])
     if rep.notices:

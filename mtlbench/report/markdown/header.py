@@ -7,6 +7,7 @@ from typing import Any
 from ...profiles import get_profile
 from ...records import hardware_spelling
 from ..format import md_table
+from ..convergence import run_protocol
 from ..load import is_tuned, study_suite
 from ..order import suite_key
 from ..schema import Report
@@ -20,9 +21,6 @@ def header_table(rep: Report) -> str:
     newest = max(recs, key=newest_key)
     seeds = sorted({int(r["seed"]) for r in recs})
     per_run = sorted({len(m.seeds) for s in rep.suites for m in s.models})
-    caps = sorted({int(r["params"].get("train", {}).get("max_epochs", 0)) for r in recs})
-    patience = sorted({int(r["params"].get("train", {}).get("patience", 0)) for r in recs})
-    commits = sorted({r["commit"] for r in recs})
     n_tuned = sum(is_tuned(r["params_source"]) for r in recs)
     if rep.studies:
         budgets = sorted({s.budget for s in rep.studies if s.budget} or {s.finished for s in rep.studies})
@@ -39,21 +37,57 @@ def header_table(rep: Report) -> str:
     else:
         budget = "none: every run uses the models' default hyper-parameters"
     header = [
-        ["profile", f"{rep.profile} ({prof.description})"],
+        ["profile", f"{rep.profile}; the records' training protocol is in the next row (the profile's current "
+                    f"rules: {prof.description})"],
+        ["protocol", _protocols(rep)],
         ["seeds", f"{'–'.join(map(str, [per_run[0], per_run[-1]])) if len(per_run) > 1 else per_run[0]} per (suite, model); "
                   f"seed ids {', '.join(map(str, seeds))}"],
         ["tuning budget", budget],
         *([["borrowed tuning", lent]] if (lent := _borrowed(recs)) else []),
-        ["epoch cap", f"{' / '.join(map(str, caps))} (early stopping on the validation score, patience {' / '.join(map(str, patience))})"],
         ["hardware", _hardware(recs)],
         ["versions", _versions(recs)],
-        ["commit", f"{newest['commit']}" + (f" (records span {len(commits)} commits: {', '.join(commits)})" if len(commits) > 1 else "")],
+        ["commit", _commits(rep)],
         ["date", f"{newest['timestamp']} (newest record)"],
         ["runs compared", f"{len(recs)} of {len(rep.all_records)} records; {len(rep.suites)} suites; "
                           f"{len({r['model'] for r in recs})} models"],
         ["compute", _compute(rep)],
     ]
     return md_table(["", ""], header)
+
+
+def _runs(rep: Report) -> list[dict[str, Any]]:
+    """Every run behind the report's tables: the compared records and the default-parameter ones, once each."""
+    return list({str(r.get("key") or id(r)): r for r in rep.records + rep.default_records}.values())
+
+
+def _protocols(rep: Report) -> str:
+    """The training protocol(s) the records were trained under, from their own fields (``convergence``)."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in _runs(rep):
+        counts[run_protocol(r).schedule] += 1
+    text = "; ".join(f"{k} ({v} run{'s' * (v != 1)})" for k, v in sorted(counts.items()))
+    return text + "; early stopping on the validation score (see *Convergence and protocol*)"
+
+
+def _commits(rep: Report) -> str:
+    """Every commit that produced the compared records (newest first), the suites whose records come from
+    several commits, and the experiment's commits."""
+    runs = _runs(rep)
+    newest: dict[str, str] = {}
+    for r in sorted(runs, key=newest_key):
+        newest[r["commit"]] = str(r.get("timestamp", ""))
+    commits = sorted(newest, key=lambda c: newest[c], reverse=True)
+    out = commits[0] if len(commits) == 1 else f"records span {len(commits)} commits, newest first: {', '.join(commits)}"
+    by_suite: dict[str, set[str]] = defaultdict(set)
+    for r in runs:
+        by_suite[r["suite"]].add(r["commit"])
+    mixed = [f"`{s}` ({', '.join(sorted(c))})" for s, c in sorted(by_suite.items(), key=lambda kv: suite_key(kv[0]))
+             if len(c) > 1]
+    if mixed:
+        out += f"; suites whose records come from several commits: {'; '.join(mixed)}"
+    if rep.experiment is not None and rep.experiment.commits:
+        out += f"; MMoE synthetic experiment: {', '.join(rep.experiment.commits)}"
+    return out
 
 
 def _hardware(records: list[dict[str, Any]]) -> str:

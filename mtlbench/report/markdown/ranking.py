@@ -1,12 +1,16 @@
 """The overall ranking table."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..format import code, md_table
 from ..ranking import ranking
 from ..schema import SuiteResult
+from .significance import render_significance
 
 
-def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str) -> list[str]:
+def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str, withheld: set[str] = frozenset(),
+                    chart: Any = None) -> list[str]:
     rows, families = ranking(suites)
     if not rows:
         return []
@@ -49,4 +53,5 @@ def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str) ->
         "",
         md_table(headers, table, ["right", "left", "right", *["right"] * len(families), "left", "left"]),
         "",
+        *render_significance(suites, withheld, chart, chart_prefix),
     ]

@@ -13,16 +13,20 @@ def _render_studies(rep: Report, chart_prefix: str, specs: list[Any]) -> list[st
         best = (max if st.direction.startswith("max") else min)((v for _, v in st.values), default=None)
         pareto = st.direction == "pareto"
         rows.append([code(st.model or "?"), code(st.suite) if st.suite else "–", st.name, str(st.budget or "–"),
-                     str(st.finished), str(st.pruned), "Pareto front" if pareto else fnum(best, 4),
+                     str(st.finished), str(st.pruned), str(st.trained_epochs) if st.trained_epochs is not None else "–",
+                     "Pareto front" if pareto else fnum(best, 4),
                      "–" if pareto or st.reference is None else fnum(st.reference[1], 4), st.kept_defaults])
     uses = [st.kept_defaults for st in rep.studies if st.reference is not None]
     out = ["## Tuning", "",
            "Optuna studies (validation objective only; the test split is never used for tuning). **best trial**: the "
            "best validation objective of the searched trials; **defaults**: that of the study's reference trial (the "
            "model's default configuration, trained to the end, not counted in the budget); **run uses**: whose "
-           "parameters the tuned runs take (`mixed`: single_task's tasks chose differently).", "",
-           md_table(["model", "suite", "study", "budget", "finished trials", "pruned", "best trial", "defaults", "run uses"],
-                    rows, ["left", "left", "left", "right", "right", "right", "right", "right", "left"]), ""]
+           "parameters the tuned runs take (`mixed`: single_task's tasks chose differently); **trained epochs**: epochs "
+           "trained over all the study's trials, the reference included (the study's own count, or one per "
+           "intermediate value the trials reported), so equal compute per model is visible.", "",
+           md_table(["model", "suite", "study", "budget", "finished trials", "pruned", "trained epochs", "best trial",
+                     "defaults", "run uses"],
+                    rows, ["left", "left", "left", "right", "right", "right", "right", "right", "right", "left"]), ""]
     if uses:
         mixed = f", {uses.count('mixed')} mixed" if "mixed" in uses else ""
         out += [f"Of the {len(uses)} studies with a reference trial, {uses.count('search')} chose a searched trial "

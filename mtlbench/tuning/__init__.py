@@ -22,9 +22,11 @@ from .resolve import StudyParams, nearest_sweep_summary
 from .rules import (DEFAULT_TRIALS, OBJECTIVE, PROTOCOL, PRUNERS, PRUNING_RULE, REFERENCE, REFERENCE_RULE, TUNING_SEED,
                     counted, ensure_reference, make_pruner, max_steps, min_steps, reference_trials)
 from .space import core_space, sample_params
-from .storage import HEARTBEAT_SECONDS, StorageKind, _redact, _with_driver, check_storage_url, open_storage, storage_kind
+from .storage import _redact, _with_driver  # noqa: F401 - for tests/test_postgres.py
+from .storage import HEARTBEAT_SECONDS, StorageKind, check_storage_url, open_storage, storage_kind
 from .summary import SCHEMA, export_study, load_study_summary, restore_study, summarize_study
-from .workers import _proc_start, _worker, fail_dead_trials, running_trials, wait_for_other_workers
+from .workers import _proc_start, _worker  # noqa: F401 - for tests/test_tuning.py
+from .workers import fail_dead_trials, running_trials, wait_for_other_workers
 
 #: Former private names, kept for callers of the single-module version.
 _counted = counted

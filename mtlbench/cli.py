@@ -13,6 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .errors import MtlbenchError
+from .provenance import RunId
+from .registry import did_you_mean
 
 app = typer.Typer(help="Benchmark multi-task learning models against single-task ones, tuned fairly.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -144,13 +146,13 @@ def run_cmd(
     with _RichProgress(n_runs) as progress:
         summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
                       overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir))
-    reused = (f", {len(summary.reused)} reused (the same parameters and seed trained earlier on this machine)"
-              if summary.reused else "")
-    console.print(f"[bold]{len(summary.done)}[/] trained{reused}, {len(summary.skipped)} already done, "
+    labelled = (f", {len(summary.labelled)} already trained under another parameter source (label added)"
+                if summary.labelled else "")
+    console.print(f"[bold]{len(summary.done)}[/] trained{labelled}, {len(summary.skipped)} already done, "
                   f"{len(summary.failed)} failed  (profile {profile}).")
     for label, reason in summary.failed:
         console.print(Text(f"  failed {label}: {reason}", style="red"))
-    if summary.done or summary.skipped or summary.reused:
+    if summary.done or summary.skipped or summary.labelled:
         _report_after_run(profile, results_dir)
     if summary.failed:
         raise typer.Exit(1)
@@ -258,7 +260,7 @@ def status_cmd(
     if verbose:
         for r in rows:
             if r["state"] != "done":
-                console.print(Text(f"{r['state']:8} {r['suite']}/{r['model']}/seed{r['seed']} {r['reason']}"))
+                console.print(Text(f"{r['state']:8} {RunId(r['suite'], r['model'], r['seed'])} {r['reason']}"))
     total = Counter(r["state"] for r in rows)
     console.print(f"profile {profile}: {total['done']} done, {total['failed']} failed, {total['missing']} missing")
 
@@ -372,6 +374,34 @@ def utilisation_cmd(
 
     paths = run_utilisation(profile, suite, model, results_dir, device, seed, force, log=lambda m: err_console.print(Text(m)))
     console.print(f"{len(paths)} utilisation export(s) written; `mtlbench report --profile {profile}` draws them.")
+
+
+EXPERIMENTS = ("mmoe-synthetic",)
+
+
+@app.command("experiment")
+def experiment_cmd(
+    name: Annotated[str, typer.Argument(help="mmoe-synthetic: the MMoE paper's repeated-runs synthetic experiment.")],
+    runs: Annotated[Optional[int], typer.Option("--runs", help="Repeated runs per (model, correlation); default 60.")] = None,
+    shard: Annotated[str, typer.Option("--shard", help="i/n: train every n-th missing run starting at i (one per process).")] = "0/1",
+    profile: ProfileOpt = "standard",
+    device: Annotated[str, typer.Option("--device", help="cpu | cuda")] = "cpu",
+    results_dir: ResultsOpt = None,
+) -> None:
+    """Run a paper's own experiment (results under results/<profile>/experiments/; resumable; the report draws it)."""
+    from .experiments import mmoe_synthetic as E
+
+    if name not in EXPERIMENTS:
+        raise did_you_mean("experiment", name, list(EXPERIMENTS))
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+        if not 0 <= i < n:
+            raise ValueError
+    except ValueError:
+        raise MtlbenchError(f"cannot read --shard {shard!r}; write i/n with 0 <= i < n, e.g. --shard 0/2.") from None
+    setup = E.Setup(runs=runs) if runs is not None else E.Setup()
+    trained = E.run(setup, profile, results_dir, (i, n), device, log=lambda m: err_console.print(Text(m)))
+    console.print(f"{trained} run(s) trained; results in {E.out_dir(profile, results_dir)}")
 
 
 def main() -> None:

@@ -20,6 +20,10 @@ class TaskSpec:
     name: str
     kind: TaskKind
     metric: str = ""  # "auc" for binary, "mse" for regression (filled in when empty)
+    #: A funnel step: the name of an earlier binary task whose positives are this task's sample space
+    #: (δ_k = δ_after · y_after, e.g. ``cvr`` after ``ctr``: a conversion is observed only after a click);
+    #: "" when the task has a sample space of its own. Checked against the masks by ``validate_suite_data``.
+    after: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in METRIC_OF_KIND:
@@ -148,6 +152,7 @@ def validate_suite_data(data: SuiteData) -> None:
             card = torch.tensor(data.inputs.cat_cardinalities)
             if (s.x_cat < 0).any() or (s.x_cat >= card).any():
                 raise MtlbenchError(f"{where}: categorical ids out of range in the {split_name} split; re-encode them.")
+        _check_funnel_steps(data, s, split_name)
         for k, task in enumerate(data.tasks):
             m = s.mask[:, k]
             yk = s.y[m, k]
@@ -171,6 +176,22 @@ def validate_suite_data(data: SuiteData) -> None:
                         f"{where}: binary label {task.name!r} has only one class in the {split_name} split "
                         "(AUC undefined); use a larger split or a different split seed."
                     )
+
+
+def _check_funnel_steps(data: SuiteData, s: Split, split_name: str) -> None:
+    """A task declared ``after`` task j is binary, follows j, and its mask is j's positives within j's mask."""
+    names = [t.name for t in data.tasks]
+    for k, task in enumerate(data.tasks):
+        if not task.after:
+            continue
+        j = names.index(task.after) if task.after in names[:k] else -1
+        if j < 0 or task.kind != "binary" or data.tasks[j].kind != "binary":
+            raise MtlbenchError(f"suite {data.name!r}: task {task.name!r} is declared after {task.after!r}, which is not an "
+                                "earlier binary task; list the funnel's steps in order, all binary.")
+        expected = s.mask[:, j] & (s.y[:, j] == 1)
+        if not torch.equal(s.mask[:, k], expected):
+            raise MtlbenchError(f"suite {data.name!r}: in the {split_name} split the mask of {task.name!r} is not the "
+                                f"positives of {task.after!r}; set it to {task.after!r} == 1 or drop `after`.")
 
 
 from .names import format_instance, parse_instance  # noqa: E402,F401  (re-exported)

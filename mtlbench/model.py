@@ -40,6 +40,9 @@ class MTLModel(nn.Module):
     #: True when no parameter is shared between tasks (single_task). Then every parameter carries a
     #: leading task axis [K, ...], and the trainer early-stops and restores each task on its own.
     independent_tasks: ClassVar[bool] = False
+    #: What a suite must provide for the model to run on it (``skip_reason``): None (any suite) or "funnel"
+    #: (a binary task declared ``TaskSpec.after`` another: a conversion observed only after a click).
+    requires: ClassVar[str | None] = None
 
     def __init__(self, inputs: InputSpec, tasks: tuple[TaskSpec, ...], cfg: Any, shared: SharedConfig):
         super().__init__()
@@ -52,6 +55,21 @@ class MTLModel(nn.Module):
     def aux_loss(self) -> torch.Tensor:
         """Auxiliary loss added to the task losses (SPEC.md §2); computed from the last forward."""
         return torch.zeros((), device=next(self.parameters()).device)
+
+    def loss_view(self, out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The (outputs, labels, masks) [B, K] the masked loss of SPEC.md §2 is applied to in training.
+
+        Default: the model's outputs on each task's own sample space. A model may train a task on other
+        terms (ESMM and AITM: a funnel step as the joint probability over its predecessor's sample space,
+        ``mtlbench.entire_space``). Validation and test always score ``forward``'s outputs on the suite's masks.
+        """
+        return out, y, mask
+
+    def task_losses(self, out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, is_binary: torch.Tensor) -> torch.Tensor:
+        """Per-task training losses [K]: the masked loss on ``loss_view`` (what a trainer calls each step)."""
+        from .loss import masked_task_losses
+
+        return masked_task_losses(*self.loss_view(out, y, mask), is_binary)
 
     def gate_weights(self) -> dict[str, torch.Tensor]:
         """Gate weights of the last forward pass, by gate-bank name: [n_gates, B, n_experts]."""
@@ -106,6 +124,22 @@ def make_config(model: str, overrides: dict[str, Any] | None = None) -> Any:
         return cls(**overrides)
     except (TypeError, ValueError) as err:
         raise MtlbenchError(f"invalid hyper-parameters for model {model!r}: {err}") from None
+
+
+def skip_reason(model: str, tasks: tuple[TaskSpec, ...]) -> str | None:
+    """Why ``model`` does not run on a suite with these tasks, in one line; None when it runs.
+
+    The one rule ``run`` (``--all`` included) applies: a model that ``requires = "funnel"`` runs only on a
+    suite with a funnel step (a task declared ``TaskSpec.after`` another).
+    """
+    need = get_model_class(model).requires
+    if need is None:
+        return None
+    if need == "funnel":
+        if any(t.after for t in tasks):
+            return None
+        return f"{model} models a click→conversion funnel; this suite declares no task observed only after another (TaskSpec.after)"
+    raise ValueError(f"model {model!r} requires unknown suite property {need!r}")
 
 
 def build_model(model: str, inputs: InputSpec, tasks: tuple[TaskSpec, ...], cfg: Any, shared: SharedConfig) -> MTLModel:

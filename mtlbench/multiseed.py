@@ -43,7 +43,6 @@ from torch.func import functional_call, vmap
 from . import metrics as M
 from .data import Split, SuiteData
 from .errors import DivergedError, MtlbenchError
-from .loss import masked_task_losses
 from .model import MTLModel
 from .perf import flush_denormals, tune_cpu_allocator
 from .protocol import FitResult, SeedRun, eval_steps, evaluate_test_split
@@ -145,7 +144,7 @@ def _batched_losses(template: _WithAux):
     """(weights, batch, is_binary, ω(t)) -> (total loss [S], per-task losses [S, K]) for every seed at once."""
     def one(weights, x_num, x_cat, y, mask, is_binary, w):
         out, aux = functional_call(template, weights, (x_num, x_cat))
-        task_losses = masked_task_losses(out, y, mask, is_binary)  # [K]
+        task_losses = template.model.task_losses(out, y, mask, is_binary)  # [K]: the masked loss on the model's loss_view
         return (w * task_losses).sum() + aux, task_losses
 
     # weights and the batch carry the seed axis; is_binary and the epoch's task weights are shared.

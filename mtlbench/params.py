@@ -11,6 +11,7 @@ from .errors import MtlbenchError
 from .matching import matched_default
 from .model import SharedConfig, make_config
 from .profiles import Profile
+from .provenance import ParamsSource
 from .train import TrainConfig
 
 
@@ -19,13 +20,13 @@ class RunParams:
     model: Any  # the model's Config dataclass
     shared: SharedConfig
     train: TrainConfig
-    source: str  # "default", "study:<name>#<trial>", "study:<name>#t<trial of task 1>,t<trial of task 2>,...", "file:<path>"
+    source: ParamsSource  # where the parameters came from: a label, not part of the record key
     #: Task-wise parameters (models with ``independent_tasks`` only): task k's network is trained with
     #: ``per_task[k]``. Then ``model``/``shared``/``train`` repeat task 1's. Empty: one set for all tasks.
     per_task: tuple[RunParams, ...] = ()
 
     @classmethod
-    def task_wise(cls, per_task: tuple[RunParams, ...], source: str) -> RunParams:
+    def task_wise(cls, per_task: tuple[RunParams, ...], source: ParamsSource) -> RunParams:
         """Task k trains with ``per_task[k]`` (each task's own best trial of a single_task study)."""
         first = per_task[0]
         return cls(first.model, first.shared, first.train, source, tuple(per_task))
@@ -94,15 +95,15 @@ def default_params(model: str, data: SuiteData, profile: Profile) -> RunParams:
         model=matched_default(model, data.inputs, data.tasks, data.emb_dim).config,
         shared=SharedConfig(emb_dim=data.emb_dim),
         train=TrainConfig(batch_size=profile.batch_size, **protocol_params(data, profile)),
-        source="default",
+        source=ParamsSource.default(),
     )
 
 
-def params_from_dict(model: str, data: SuiteData, profile: Profile, d: dict[str, Any], source: str) -> RunParams:
+def params_from_dict(model: str, data: SuiteData, profile: Profile, d: dict[str, Any], source: ParamsSource) -> RunParams:
     """Build RunParams from ``{"model": {...}, "shared": {...}, "train": {...}}`` (missing keys: defaults).
     The training rules (``protocol_params``) always come from the profile, so every model has the same budget."""
-    if d.get("per_task"):  # a task-wise record: one parameter set per task (sources "<source> task k")
-        per = tuple(params_from_dict(model, data, profile, p, f"{source} task {k + 1}") for k, p in enumerate(d["per_task"]))
+    if d.get("per_task"):  # a task-wise record: one parameter set per task (task k's part of ``source``)
+        per = tuple(params_from_dict(model, data, profile, p, source.for_task(k)) for k, p in enumerate(d["per_task"]))
         return RunParams.task_wise(per, source)
     base = default_params(model, data, profile)
     train = {**dataclasses.asdict(base.train), **d.get("train", {})}
@@ -140,8 +141,8 @@ def apply_overrides(model: str, rp: RunParams, overrides: dict[str, Any] | None)
     if not overrides:
         return rp
     if rp.per_task:
-        tag = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-        return RunParams.task_wise(tuple(apply_overrides(model, p, overrides) for p in rp.per_task), f"{rp.source}+set:{tag}")
+        return RunParams.task_wise(tuple(apply_overrides(model, p, overrides) for p in rp.per_task),
+                                   rp.source.with_overrides(overrides))
     parts = {"model": rp.model, "shared": rp.shared, "train": rp.train}
     updates: dict[str, dict[str, Any]] = {p: {} for p in parts}
     for k, v in overrides.items():
@@ -154,5 +155,4 @@ def apply_overrides(model: str, rp: RunParams, overrides: dict[str, Any] | None)
         new = {p: dataclasses.replace(c, **updates[p]) for p, c in parts.items()}
     except TypeError as err:
         raise MtlbenchError(f"invalid --set value for model {model!r}: {err}") from None
-    tag = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-    return RunParams(new["model"], new["shared"], new["train"], f"{rp.source}+set:{tag}")
+    return RunParams(new["model"], new["shared"], new["train"], rp.source.with_overrides(overrides))

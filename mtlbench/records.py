@@ -22,7 +22,8 @@ import polars as pl
 from .errors import MtlbenchError
 from .fsio import atomic_write
 
-SCHEMA_VERSION = 1
+#: 2: the key leaves out the parameter source; a record carries every label it was requested under.
+SCHEMA_VERSION = 2
 
 # End of a failed trial's ``fail_reason`` when its worker was killed: written by ``tuning.fail_dead_trials``,
 # read by the report (which must not import optuna). Persisted in study journals: changing it orphans old ones.
@@ -38,7 +39,7 @@ def profile_dir(profile: str, results_dir: str | Path | None = None) -> Path:
 
 
 def record_key(parts: dict[str, Any]) -> str:
-    """Stable hash of the key parts (suite, version, data checksum, profile, model, params, source, seed, schema)."""
+    """Stable hash of the key parts (``RunRecord.key_parts``) and the schema version."""
     blob = json.dumps({**parts, "schema_version": SCHEMA_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -54,7 +55,7 @@ class RunRecord:
     profile: str
     model: str
     params: dict[str, Any]  # {"model": {...}, "shared": {...}, "train": {...}}
-    params_source: str  # "default" or "study:<name>#<trial>" or "file:<path>"
+    params_source: str  # label of the training (``provenance.ParamsSource`` text): not a key part
     seed: int
     # ---- results
     tasks: list[dict[str, Any]]  # name, kind, metric, higher_is_better
@@ -83,18 +84,42 @@ class RunRecord:
     evals_run: int | None = None  # validations run
     max_evals: int | None = None  # the cap on validations (max_epochs · evals_per_epoch)
     evals_per_epoch: int | None = None
+    # ---- labels (schema 2)
+    #: Every label the run was requested under: ``params_source`` first, then the others sorted.
+    params_sources: list[str] = field(default_factory=list)
+    #: Key part: 0, or n for the n-th further independent training of the same key parts (kept from schema 1,
+    #: whose keys held the label, so a configuration could be trained once per label; ``mtlbench run`` never
+    #: makes one).
+    replicate: int = 0
 
-    KEY_FIELDS = ("suite", "suite_version", "data_checksum", "profile", "model", "params", "params_source", "seed")
+    #: What changes the result, hashed into the key (with ``replicate`` when non-zero and the schema version).
+    #: Not the label: the same parameters and seed requested under two labels are one record.
+    KEY_FIELDS = ("suite", "suite_version", "data_checksum", "profile", "model", "params", "seed")
+
+    def __post_init__(self) -> None:
+        self.params_sources = with_label(self.params_sources or [self.params_source], self.params_source)
 
     def key_parts(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.KEY_FIELDS}
+        return key_parts_of(**{f: getattr(self, f) for f in (*self.KEY_FIELDS, "replicate")})
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True, allow_nan=True)
 
 
+def key_parts_of(replicate: int = 0, **parts: Any) -> dict[str, Any]:
+    """The hashed parts: ``RunRecord.KEY_FIELDS`` from ``parts`` (others ignored), and ``replicate`` if non-zero."""
+    return {**{f: parts[f] for f in RunRecord.KEY_FIELDS}, **({"replicate": replicate} if replicate else {})}
+
+
 def key_of(**parts: Any) -> str:
-    return record_key({f: parts[f] for f in RunRecord.KEY_FIELDS})
+    """The key of a record with these parts (``RunRecord.KEY_FIELDS``, optional ``replicate``)."""
+    return record_key(key_parts_of(**parts))
+
+
+def with_label(labels: list[str], label: str) -> list[str]:
+    """``labels`` (the training's first) with ``label`` added: first label kept, the others sorted, no repeats."""
+    first = labels[0] if labels else label
+    return [first, *sorted(set(labels) - {first} | ({label} - {first}))]
 
 
 class RecordStore:
@@ -129,6 +154,23 @@ class RecordStore:
         atomic_write(path, record.to_json() + "\n", fsync=True)
         (self.failed_dir / f"{record.key}.json").unlink(missing_ok=True)
         return path
+
+    def labels(self, key: str) -> list[str]:
+        """The labels the record ``key`` carries (``params_sources``; one for a record of schema 1)."""
+        rec = json.loads(self.path(key).read_text())
+        return list(rec.get("params_sources") or [rec["params_source"]])
+
+    def add_label(self, key: str, label: str) -> bool:
+        """Add ``label`` to the finished record ``key`` (an atomic rewrite; hold ``claim(key)``): the same
+        training, requested under another label. Results, machine and timestamp stay those of the training.
+        Returns False when the record already carries it."""
+        rec = json.loads(self.path(key).read_text())
+        labels = list(rec.get("params_sources") or [rec["params_source"]])
+        if label in labels:
+            return False
+        rec["params_sources"] = with_label(labels, label)
+        atomic_write(self.path(key), json.dumps(rec, sort_keys=True, allow_nan=True) + "\n", fsync=True)
+        return True
 
     @contextlib.contextmanager
     def claim(self, key: str) -> Iterator[bool]:

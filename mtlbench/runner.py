@@ -13,11 +13,12 @@ from . import metrics as M
 from .cost import count_params, flops_per_sample
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
-from .model import build_model, get_model_class
+from .model import build_model, get_model_class, skip_reason
 from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
+from .provenance import ParamsSource, RunId
 from .selection import check_writable, resolve_device, resolve_models  # noqa: F401 - re-exported
-from .records import RecordStore, RunRecord, git_commit, hardware_spelling, key_of, now, record_key, versions
+from .records import RecordStore, RunRecord, git_commit, key_of, now, versions, with_label
 from .suites import expand_suites, load_suite
 from .matching import size_and_depth
 from .protocol import FitResult, evaluate_test_split
@@ -33,7 +34,7 @@ class RunSummary:
     done: list[str] = field(default_factory=list)  # "suite/model/seed"
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run, reason)
-    reused: list[str] = field(default_factory=list)  # runs recorded from an identical earlier training (``_reuse``)
+    labelled: list[str] = field(default_factory=list)  # finished runs that got the requested label added, untrained
 
 
 def build_record(model_name: str, data: SuiteData, profile: Profile, params: RunParams, seed: int, device: torch.device, result, n_params: int, flops: float,
@@ -42,7 +43,7 @@ def build_record(model_name: str, data: SuiteData, profile: Profile, params: Run
     return RunRecord(
         suite=data.name, suite_family=data.family, suite_version=data.version, suite_params=data.params,
         data_checksum=data.checksum, profile=profile.name, model=model_name, params=params.as_dict(),
-        params_source=params.source, seed=seed,
+        params_source=str(params.source), seed=seed,
         tasks=[{"name": t.name, "kind": t.kind, "metric": t.metric, "higher_is_better": t.higher_is_better} for t in data.tasks],
         val_metrics=result.val_metrics, test_metrics=result.test_metrics, test_se=result.test_se,
         val_score=result.val_score, history=result.history, best_epochs=result.best_evals, epochs_run=result.epochs_run,
@@ -106,7 +107,7 @@ def merge_fits(data: SuiteData, plan: list[tuple[RunParams, tuple[int, ...]]], r
     for g, (_, tasks) in enumerate(plan):
         for k in tasks:
             src[k] = g
-    fits = [{"params_source": p.source, "tasks": [data.tasks[k].name for k in tasks], "best_epochs": r.best_evals,
+    fits = [{"params_source": str(p.source), "tasks": [data.tasks[k].name for k in tasks], "best_epochs": r.best_evals,
              "epochs_run": r.epochs_run, "evals_run": r.evals_run, "val_score": r.val_score, "train_seconds": r.train_seconds,
              "history": r.history}
             for (p, tasks), r in zip(plan, results)]
@@ -205,7 +206,10 @@ def run(
 ) -> RunSummary:
     """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
 
-    Finished runs (same key) are skipped unless ``force``. ``progress`` is an optional object with
+    Finished runs (same key: suite, data, profile, model, parameters, seed) are skipped unless ``force``; a
+    finished run requested under a label (``RunParams.source``) it does not carry yet gets the label added
+    and is not trained again (its record keeps the machine and timestamp of its training).
+    ``progress`` is an optional object with
     ``start(label, total_epochs)``, ``epoch(epoch, val_score)``, ``end(runs=1)`` and optionally ``skip()`` for a
     run that needs no training (the CLI passes rich bars).
     ``overrides`` sets named hyper-parameters on top of the resolved ones (``--set``).
@@ -233,33 +237,33 @@ def run(
     resolver = params
     summary = RunSummary()
 
-    twins = None  # earlier trainings on this machine, by what determines their numbers (built when first needed)
     for instance in instances:
         data = load_suite(instance, prof)
         for model_name in model_names:
+            if (why := skip_reason(model_name, data.tasks)) is not None:
+                summary.skipped.append(f"{data.name}/{model_name} ({why})")
+                continue
             rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
             parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                                profile=prof.name, model=model_name, params=rp.as_dict(), params_source=rp.source,
-                                seed=seed) for seed in range(n_seeds)}
+                                profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds)}
             keys = {seed: key_of(**p) for seed, p in parts.items()}
-            if not force:
-                twins = _reuse(model_name, data, rp, parts, keys, dev, store, progress, summary, twins)
             together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)
             for seed, key in keys.items():
                 if seed in together:  # trained with the other seeds as one stacked model (multiseed)
                     continue
-                label = f"{instance}/{model_name}/seed{seed}"
-                if store.exists(key) and not force:
+                label = str(RunId(instance, model_name, seed))
+                if store.exists(key) and not force and _carries(store, parts[seed], rp.source):
                     summary.skipped.append(label)
                     _skip(progress)
                     continue
                 with store.claim(key) as mine:
-                    if not mine:  # another process is training this run right now
+                    if not mine:  # another process is training (or labelling) this run right now
                         summary.skipped.append(f"{label} (running in another process)")
                         _skip(progress)
                         continue
-                    if store.exists(key) and not force:  # finished by another process meanwhile
-                        summary.skipped.append(label)
+                    if store.exists(key) and not force:  # finished earlier, maybe under another label
+                        added = not _carries(store, parts[seed], rp.source) and store.add_label(key, str(rp.source))
+                        (summary.labelled if added else summary.skipped).append(label)
                         _skip(progress)
                         continue
                     outcome = _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary)
@@ -267,6 +271,8 @@ def run(
                         continue
                     record = build_record(model_name, data, prof, rp, seed, dev, *outcome)
                     record.key = key
+                    if store.exists(key):  # --force: the new training keeps the labels of the one it replaces
+                        record.params_sources = with_label([record.params_source, *store.labels(key)], record.params_source)
                     store.write(record)  # atomic, while still holding the claim
                     for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
                         ckpt.unlink(missing_ok=True)
@@ -274,49 +280,20 @@ def run(
     return summary
 
 
-def _machine(hardware_name: str, threads: Any, device: str, torch_version: Any) -> tuple[str, str, str, str]:
-    """What besides the key parts decides a training's numbers: the processor, threads, device and torch version."""
-    return (hardware_spelling(hardware_name), str(threads), str(device), str(torch_version))
+def _carries(store: RecordStore, parts: dict[str, Any], source: ParamsSource) -> bool:
+    """Whether a finished training of these key parts carries the label ``source``: the record itself or one
+    of its replicates (``RunRecord.replicate``: independent trainings kept from schema 1)."""
+    label, replicate = str(source), 0
+    while store.path(key := key_of(**parts, replicate=replicate)).exists():
+        if label in store.labels(key):
+            return True
+        replicate += 1
+    return False
 
 
-def _reuse(model_name, data, rp, parts, keys, dev, store, progress, summary, twins):
-    """Record the missing seeds of one (suite, model) that an earlier record already trained on this machine:
-    the same data, profile, model, parameters and seed under another ``params_source`` (typically a study
-    that kept its defaults: the tuned run is the default run again). Training is deterministic on one
-    machine, so it would only give the same numbers again; the new record copies them, says which record it
-    reuses (``extra["reused"]``), and its training time is not counted twice in the report's compute.
-    ``parts``/``keys``: each seed's record key parts and key. Returns the index of earlier trainings (built on
-    first use from the store's records)."""
-    if twins is None:
-        twins = {}
-        for r in store.records():
-            if "reused" in (r.get("extra") or {}):
-                continue
-            twins.setdefault(_twin_key(r, r.get("extra", {}).get("hardware"), r.get("threads"), r.get("device"),
-                                       (r.get("versions") or {}).get("torch")), r)
-    here = _machine(hardware(dev), torch.get_num_threads(), str(dev), torch.__version__)
-    for seed, key in keys.items():
-        earlier = twins.get(_twin_key(parts[seed], *here))
-        if earlier is None or earlier.get("key") == key or store.exists(key):
-            continue
-        with store.claim(key) as mine:
-            if not mine or store.exists(key):
-                continue
-            record = RunRecord(**{**{f: earlier[f] for f in RunRecord.__dataclass_fields__ if f in earlier},
-                                  "params_source": rp.source, "key": key,
-                                  "extra": {**earlier.get("extra", {}), "reused": {"key": earlier["key"], "params_source": earlier["params_source"]}}})
-            store.write(record)
-            for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
-                ckpt.unlink(missing_ok=True)  # a killed training of this run: no longer needed
-        summary.reused.append(f"{data.name}/{model_name}/seed{seed}")
-        _skip(progress)
-    return twins
-
-
-def _twin_key(parts: dict[str, Any], *machine: Any) -> str:
-    """Hash of what decides a training's numbers: the record key's parts except ``params_source``, and the
-    machine (``record_key`` hashes their JSON, so a loaded record and fresh key parts hash alike)."""
-    return record_key({**{f: parts.get(f) for f in RunRecord.KEY_FIELDS if f != "params_source"}, "machine": _machine(*machine)})
+def _failure(run_id: RunId) -> dict[str, Any]:
+    """What a failure file says about its run: the run (typed fields, and as text for people) and when."""
+    return {**run_id.as_dict(), "run": str(run_id), "timestamp": now()}
 
 
 def _skip(progress: Any) -> None:
@@ -385,10 +362,11 @@ def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress
             if progress:
                 progress.end(len(mine) if stacked else 0)
         for seed in mine:
-            label = f"{data.name}/{model_name}/seed{seed}"
+            run_id = RunId(data.name, model_name, seed)
+            label = str(run_id)
             if seed in errors:
                 summary.failed.append((label, str(errors[seed])))
-                store.write_failure(keys[seed], {"run": label, "reason": str(errors[seed]), "timestamp": now()})
+                store.write_failure(keys[seed], {**_failure(run_id), "reason": str(errors[seed])})
             else:
                 result, fits = merge_fits(data, plan, results[seed])
                 record = build_record(model_name, data, prof, rp, seed, dev, result, *run_cost(plan, costs, data.n_tasks),
@@ -403,7 +381,8 @@ def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress
 
 def _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary):
     """Train one run; returns (FitResult, n_params, flops, fits) or None when it failed (failure recorded)."""
-    label = f"{data.name}/{model_name}/seed{seed}"
+    run_id = RunId(data.name, model_name, seed)
+    label = str(run_id)
     ckpts = checkpoint_paths(store, key, len(fit_plan(model_name, data, rp)))
     try:
         return train_run(model_name, data, rp, seed, dev, checkpoints=ckpts, progress=progress, label=label)
@@ -411,14 +390,14 @@ def _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summ
         raise
     except DivergedError as err:
         summary.failed.append((label, str(err)))
-        store.write_failure(key, {"run": label, "reason": str(err), "timestamp": now()})
+        store.write_failure(key, {**_failure(run_id), "reason": str(err)})
         for ckpt in ckpts:
             ckpt.unlink(missing_ok=True)
         return None
     except Exception as err:  # noqa: BLE001 - a broken run must not end the sweep
         reason = f"{err.__class__.__name__}: {err}"
         summary.failed.append((label, reason))
-        store.write_failure(key, {"run": label, "reason": reason, "traceback": traceback.format_exc(), "timestamp": now()})
+        store.write_failure(key, {**_failure(run_id), "reason": reason, "traceback": traceback.format_exc()})
         return None
 
 
@@ -429,9 +408,8 @@ def status(profile: str = "quick", results_dir: str | Path | None = None, models
     done = {(r["suite"], r["model"], r["seed"]) for r in store.records()}
     failed = {}
     for f in store.failures():
-        parts = str(f.get("run", "")).rsplit("/", 2)
-        if len(parts) == 3:
-            failed[(parts[0], parts[1], int(parts[2].removeprefix("seed")))] = f.get("reason", "")
+        if (run_id := RunId.from_failure(f)) is not None:
+            failed[(run_id.suite, run_id.model, run_id.seed)] = f.get("reason", "")
     rows = []
     for instance in expand_suites(suites, prof):
         for m in resolve_models(models):
@@ -458,7 +436,7 @@ def reproduce(key: str, profile: str = "quick", results_dir: str | Path | None =
             f"the data of suite {rec['suite']!r} changed since record {rec['key']} was made (checksum "
             f"{data.checksum} != {rec['data_checksum']}); check out the suite version {rec['suite_version']} it used."
         )
-    rp = params_from_dict(rec["model"], data, prof, rec["params"], rec["params_source"])
+    rp = params_from_dict(rec["model"], data, prof, rec["params"], ParamsSource.parse(rec["params_source"]))
     dev = resolve_device(device)
     threads = torch.get_num_threads()
     torch.set_num_threads(int(rec["threads"]))

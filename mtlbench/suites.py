@@ -32,6 +32,13 @@ class SuiteFamily:
     #: the numeric parameter a sweep varies (e.g. "p"); a point without a tuned study borrows the parameters
     #: tuned at the nearest point (`tuning.StudyParams`)
     sweep_param: ClassVar[str | None] = None
+    #: Suites read from files the user downloads (AliExpress, Ali-CCP): the environment variable naming their
+    #: folder. Such a family joins the default suite list (no ``--suite``) only when ``available()``.
+    data_env: ClassVar[str | None] = None
+
+    def available(self) -> bool:
+        """Whether the default suite list includes this family: True unless its local data folder is unset."""
+        return self.data_env is None or bool(os.environ.get(self.data_env))
 
     def points(self, profile: Profile) -> list[dict[str, Any]]:
         return [{}]
@@ -61,9 +68,10 @@ def get_family(name: str) -> SuiteFamily:
 
 
 def expand_suites(names: list[str] | None, profile: Profile) -> list[str]:
-    """Instance names to run: a family name expands to the profile's points; an instance stays as is."""
+    """Instance names to run: a family name expands to the profile's points; an instance stays as is.
+    No names: every family, less those reading local data that is not configured (``SuiteFamily.available``)."""
     out: list[str] = []
-    for name in names or SUITES.names():
+    for name in names or [n for n in SUITES.names() if get_family(n).available()]:
         family, params = parse_instance(name)
         fam = get_family(family)
         if params:

@@ -15,7 +15,7 @@ from . import metrics as M
 from .data import Split, SuiteData
 from .errors import DivergedError, MtlbenchError
 from .fsio import atomic_write_with
-from .loss import masked_task_losses, task_weights
+from .loss import task_weights
 from .model import MTLModel
 from .perf import flush_denormals, maybe_compile, tune_cpu_allocator
 from .protocol import FitResult, SeedRun, eval_steps, evaluate_test_split
@@ -153,7 +153,7 @@ def fit(
         for step, i in enumerate(range(0, N, bs)):
             idx = perm[i : i + bs]  # index_select: the same rows as x[idx], several times faster on CPU
             out = forward(train.x_num.index_select(0, idx), train.x_cat.index_select(0, idx))  # [b, K]
-            task_losses = masked_task_losses(out, train.y.index_select(0, idx), train.mask.index_select(0, idx), is_binary)  # [K]
+            task_losses = model.task_losses(out, train.y.index_select(0, idx), train.mask.index_select(0, idx), is_binary)  # [K]
             loss = (w * task_losses).sum() + model.aux_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()

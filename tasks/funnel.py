@@ -150,7 +150,7 @@ class Funnel(SuiteFamily):
             splits.append(make_split(x, c, y, mask))
         return SuiteData(
             name="", family=self.name, version=VERSION,
-            tasks=(TaskSpec("ctr", "binary"), TaskSpec("cvr", "binary")),
+            tasks=(TaskSpec("ctr", "binary"), TaskSpec("cvr", "binary", after="ctr")),
             inputs=InputSpec(num_names=NUM_NAMES, cat_names=CAT_NAMES, cat_cardinalities=cards),
             train=splits[0], val=splits[1], test=splits[2], emb_dim=8,
             params={**q, "n_train": n_train, "n_val": n_val, "n_test": n_test},

@@ -12,7 +12,7 @@ in p share u1, u2, α, β and x: a sweep changes the task relation and nothing e
 Defaults: d = 100, m = 10, c = 1, noise = 0.1, seed = 0; rows per profile: standard 100,000 train +
 10,000 validation + 10,000 test, quick 8,000 + 2,000 + 2,000 (override with n_train, n_val, n_test).
 Each sweep point is its own instance, e.g. ``synthetic[p=0.5]``; ``synthetic`` alone expands to the
-profile's sweep (quick: 0, 0.5, 1; standard: 0.0, 0.1, ..., 1.0).
+profile's sweep (quick: 0, 0.5, 1; standard: 0.0, 0.2, ..., 1.0).
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from mtlbench.data import SuiteData
 from mtlbench.model import build_model, make_config
 from mtlbench.params import RunParams, default_params, params_from_dict
 from mtlbench.profiles import get_profile
+from mtlbench.provenance import ParamsSource
 from mtlbench.records import RecordStore
 from mtlbench.train import fit, seed_everything
 
@@ -26,6 +27,7 @@ from test_multiseed import _mixed_suite
 SUITE = "synthetic[p=0.5,n_train=500,n_val=200,n_test=200]"
 QUICK = get_profile("quick")
 CPU = torch.device("cpu")
+S = ParamsSource.from_file("s")
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
@@ -38,8 +40,8 @@ def _fit_alone(model: str, data: SuiteData, p: RunParams, seed: int = 0):
 def _two_sets(data: SuiteData) -> tuple[RunParams, RunParams]:
     base = default_params("single_task", data, QUICK)
     other = dataclasses.replace(base, model=make_config("single_task", {"bottom": [32]}),
-                                train=dataclasses.replace(base.train, lr=3e-3), source="file:b")
-    return dataclasses.replace(base, source="file:a"), other
+                                train=dataclasses.replace(base.train, lr=3e-3), source=ParamsSource.from_file("b"))
+    return dataclasses.replace(base, source=ParamsSource.from_file("a")), other
 
 
 def _count_fits(monkeypatch) -> list[RunParams]:
@@ -119,16 +121,16 @@ def test_identical_task_params_train_once(tmp_path, monkeypatch):
 def test_key_changes_with_any_tasks_params_and_plain_params_keep_their_key(tiny_suite):
     a, b = _two_sets(tiny_suite)
     assert a.as_dict().keys() == {"model", "shared", "train"}  # records of one parameter set keep their keys
-    ab, aa = RunParams.task_wise((a, b), "s"), RunParams.task_wise((a, a), "s")
+    ab, aa = RunParams.task_wise((a, b), S), RunParams.task_wise((a, a), S)
     assert ab.as_dict() != aa.as_dict() and ab.as_dict()["model"] == a.as_dict()["model"]
     assert [tasks for _, tasks in ab.fits(2)] == [(0,), (1,)] and [tasks for _, tasks in aa.fits(2)] == [(0, 1)]
-    assert RunParams.task_wise((b, a), "s").fits(2)[0][0] is b
+    assert RunParams.task_wise((b, a), S).fits(2)[0][0] is b
     set_ = R.apply_overrides("single_task", ab, {"lr": 0.005})
-    assert [p.train.lr for p in set_.per_task] == [0.005, 0.005] and set_.source == "s+set:lr=0.005"
-    assert params_from_dict("single_task", tiny_suite, QUICK, ab.as_dict(), "s").as_dict() == ab.as_dict()
+    assert [p.train.lr for p in set_.per_task] == [0.005, 0.005] and str(set_.source) == "file:s+set:lr=0.005"
+    assert params_from_dict("single_task", tiny_suite, QUICK, ab.as_dict(), S).as_dict() == ab.as_dict()
     with pytest.raises(mtlbench.MtlbenchError, match="shares parameters between tasks"):
         R.fit_plan("hard_sharing", tiny_suite, RunParams.task_wise((default_params("hard_sharing", tiny_suite, QUICK),
-                                                                      dataclasses.replace(default_params("hard_sharing", tiny_suite, QUICK), train=b.train)), "s"))
+                                                                      dataclasses.replace(default_params("hard_sharing", tiny_suite, QUICK), train=b.train)), S))
 
 
 def test_an_interrupted_task_wise_run_resumes_from_its_fits_checkpoints(tmp_path, monkeypatch):
@@ -192,46 +194,3 @@ def test_run_cost_is_the_sum_of_each_tasks_own_network_embeddings_included():
     (np_, fp), (nq, fq) = cost(one_task, p), cost(one_task, q)  # one network each, built on its own
     assert n == np_ + nq and f == pytest.approx(fp + fq)
     assert R.run_cost([(p, (0, 1))], [cost(data, p)], 2) == cost(data, p)
-
-
-# ------------------------------------------------------------------ reusing an identical earlier training
-def test_a_run_that_repeats_an_earlier_training_on_this_machine_reuses_its_record(tmp_path, monkeypatch):
-    res = tmp_path / "r"
-    first = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu")
-    assert len(first.done) == 2
-    [a0, a1] = sorted(mtlbench.load_records("quick", res), key=lambda r: r["seed"])
-    # a study that kept its defaults: the same parameters under another source
-    kept = lambda m, d, p: dataclasses.replace(default_params(m, d, p), source="study:hs#0")  # noqa: E731
-    seen = _count_fits(monkeypatch)
-    store = RecordStore("quick", res)
-    data = mtlbench.load_suite(SUITE, QUICK)
-    p = kept("hard_sharing", data, QUICK)
-    key0 = R.key_of(suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile="quick",
-                    model="hard_sharing", params=p.as_dict(), params_source=p.source, seed=0)
-    [ckpt] = R.checkpoint_paths(store, key0, 1)  # as if a worker had been killed while training it
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    ckpt.write_bytes(b"partial")
-    again = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", params=kept)
-    assert not seen and not again.done and len(again.reused) == 2  # nothing trained
-    assert not ckpt.exists() and store.exists(key0)
-    recs = {(r["params_source"], r["seed"]): r for r in mtlbench.load_records("quick", res)}
-    for seed, old in enumerate([a0, a1]):
-        new = recs[("study:hs#0", seed)]
-        assert new["key"] != old["key"] and new["extra"]["reused"] == {"key": old["key"], "params_source": "default"}
-        assert (new["test_metrics"], new["val_metrics"], new["history"]) == (old["test_metrics"], old["val_metrics"], old["history"])
-    assert mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu",
-                        params=kept).skipped  # now simply done
-    rep = REP.build_report("quick", res)
-    assert "training summed over 2 runs (2 more records reuse an identical earlier training" in REP.render_markdown(rep)
-
-    # trained elsewhere (another processor): not reused, trained here
-    path = RecordStore("quick", res).path(a0["key"])
-    moved = json.loads(path.read_text())
-    moved["extra"]["hardware"] = "Some Other CPU (1 thread)"
-    path.write_text(json.dumps(moved))
-    other = lambda m, d, p: dataclasses.replace(default_params(m, d, p), source="study:hs#1")  # noqa: E731
-    third = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", params=other)
-    assert third.done == [f"{SUITE}/hard_sharing/seed0"] and len(third.reused) == 1
-    # training is deterministic on one machine: what was reused is what training gives
-    recs = {(r["params_source"], r["seed"]): r for r in mtlbench.load_records("quick", res)}
-    assert recs[("study:hs#1", 0)]["test_metrics"] == a0["test_metrics"]

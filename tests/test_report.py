@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from conftest import cli_env
 from mtlbench import report as R
 from mtlbench.cli import app
-from mtlbench.records import RecordStore, RunRecord
+from mtlbench.records import RecordStore, RunRecord, record_key
 
 AUC = {"name": "ctr", "kind": "binary", "metric": "auc", "higher_is_better": True}
 MSE = {"name": "watch", "kind": "regression", "metric": "mse", "higher_is_better": False}
@@ -40,9 +40,13 @@ def record(suite: str, model: str, seed: int, values: list[float], tasks=(AUC, M
 
 
 def write(root: Path, recs: list[RunRecord], profile: str = "quick") -> None:
+    """Each record as its own training: one with the configuration and seed of an earlier one (another label)
+    is a further replicate of it, as schema-1 records migrate."""
     store = RecordStore(profile, root)
     for r in recs:
         r.profile = profile
+        while store.path(record_key(r.key_parts())).exists():
+            r.replicate += 1
         store.write(r)
 
 

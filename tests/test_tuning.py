@@ -23,6 +23,7 @@ from mtlbench.cli import main
 from mtlbench.model import SharedConfig, build_model, get_model_class, make_config
 from mtlbench.params import default_params
 from mtlbench.profiles import get_profile
+from mtlbench.provenance import ParamsSource
 from mtlbench.report import load_studies
 
 from conftest import TINY, cli_env
@@ -330,7 +331,7 @@ def test_multi_objective_mode_reports_a_pareto_front(tmp_path, monkeypatch, caps
     assert s["pareto_front"] and all(p["values"] == trials[p["number"]]["user_attrs"]["task_scores"] for p in s["pareto_front"])
     assert "Pareto front of" in out
     rp = T.StudyParams(None, res)("hard_sharing", mtlbench.load_suite(TINY, QUICK), QUICK)
-    assert rp.source == "default"  # `run` never reads a multi-objective study on its own
+    assert str(rp.source) == "default"  # `run` never reads a multi-objective study on its own
 
 
 def test_a_sweep_point_without_a_study_borrows_the_nearest_tuned_point(tmp_path):
@@ -340,11 +341,11 @@ def test_a_sweep_point_without_a_study_borrows_the_nearest_tuned_point(tmp_path)
     resolve = T.StudyParams(None, res)
     for p, tuned_at in ((0.2, 0), (0.8, 1), (0.5, 0), (1, 1)):  # a tie (0.5) goes to the lower point
         rp = resolve("hard_sharing", mtlbench.load_suite(point(p), QUICK), QUICK)
-        assert rp.source.startswith(f"study:hard_sharing@{point(tuned_at)}@quick#"), (p, rp.source)
+        assert str(rp.source).startswith(f"study:hard_sharing@{point(tuned_at)}@quick#"), (p, rp.source)
     # another sweep (other non-swept parameters) or another model has nothing to borrow
     other = mtlbench.load_suite("synthetic[p=0.2,n_train=500,n_val=300,n_test=300]", QUICK)
-    assert resolve("hard_sharing", other, QUICK).source == "default"
-    assert resolve("mmoe", mtlbench.load_suite(point(0.2), QUICK), QUICK).source == "default"
+    assert resolve("hard_sharing", other, QUICK).source == ParamsSource.default()
+    assert resolve("mmoe", mtlbench.load_suite(point(0.2), QUICK), QUICK).source == ParamsSource.default()
     # broken or foreign summaries beside them are skipped with a warning, never fatal to the run
     folder = T.studies_dir("quick", res)
     (folder / "hard_sharing@synthetic_junk.json").write_text("[]")
@@ -352,7 +353,7 @@ def test_a_sweep_point_without_a_study_borrows_the_nearest_tuned_point(tmp_path)
     (folder / "hard_sharing@synthetic_high.json").write_text(json.dumps({**good, "suite": "synthetic[p=high]"}))
     with pytest.warns(UserWarning, match="ignoring study summary"):
         rp = resolve("hard_sharing", mtlbench.load_suite(point(0.8), QUICK), QUICK)
-    assert rp.source.startswith(f"study:hard_sharing@{point(1)}@quick#")
+    assert str(rp.source).startswith(f"study:hard_sharing@{point(1)}@quick#")
 
 
 def test_borrowing_fills_in_family_defaults_and_breaks_float_ties_low(tmp_path):
@@ -361,7 +362,7 @@ def test_borrowing_fills_in_family_defaults_and_breaks_float_ties_low(tmp_path):
     T.tune(["hard_sharing"], [point(0.1, ",d=100"), point(0.3, "")], n_trials=1, results_dir=res, sampler_seed=0)
     rp = T.StudyParams(None, res)("hard_sharing", mtlbench.load_suite(point(0.2, ""), QUICK), QUICK)
     # d=100 is the default, so p=0.1 with d=100 is the same sweep; 0.2 - 0.1 == 0.3 - 0.2 in decimals: the lower wins
-    assert rp.source.startswith(f"study:hard_sharing@{point(0.1, ',d=100')}@quick#"), rp.source
+    assert str(rp.source).startswith(f"study:hard_sharing@{point(0.1, ',d=100')}@quick#"), rp.source
 
 
 # ------------------------------------------------------------------ run uses tuned params
@@ -386,7 +387,8 @@ def test_run_after_tune_uses_the_best_params(tmp_path, monkeypatch, capsys):
     code, _, err = cli(monkeypatch, capsys, "run", "hard_sharing", "--suite", TINY, "--seeds", "1", "--results-dir",
                        str(tmp_path / "other"), "--params-from", str(summary_file(res, "hard_sharing")))
     assert code == 0, err
-    sources = sorted(r["params_source"] for r in mtlbench.load_records("quick", res) if r["model"] == "hard_sharing")
+    # labels: one record each, or one record with both when the best trial is the reference (the defaults)
+    sources = sorted(x for r in mtlbench.load_records("quick", res) if r["model"] == "hard_sharing" for x in r["params_sources"])
     assert sources == ["default", f"study:{s['study']}#{best['number']}"]
     [other] = mtlbench.load_records("quick", tmp_path / "other")
     assert other["params_source"] == f"study:{s['study']}#{best['number']}"

@@ -14,10 +14,11 @@ import pytest
 from optuna.trial import TrialState
 
 import mtlbench
+import mtlbench.provenance
 from mtlbench import tuning as T
 from mtlbench.protocol import FitResult
 from mtlbench.records import WORKER_DIED
-from mtlbench.studies import WORKER_DIED_ATTR, StudyId, worker_died
+from mtlbench.studies import WORKER_DIED_ATTR, StudyId, export_path, journal_path, worker_died
 from mtlbench.tuning import loop
 from mtlbench.tuning.optuna_adapter import set_trial_user_attr
 
@@ -96,8 +97,8 @@ def test_a_study_without_its_journal_is_rebuilt_from_its_export_and_continued(tm
     res = tmp_path / "results"
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0)
     sid = StudyId("hard_sharing", TINY, "quick")
-    before = json.loads(sid.export_path(res).read_text())
-    sid.journal_path(res).unlink()
+    before = json.loads(export_path(sid, res).read_text())
+    journal_path(sid, res).unlink()
     [s2] = T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res, sampler_seed=1)
     trials = journal_study(res, "hard_sharing").get_trials()
     assert s2["n_counted"] == 3 and [t.number for t in trials] == [0, 1, 2, 3]
@@ -135,6 +136,7 @@ def test_study_id_forms_todays_names_and_file_names():
         assert StudyId.parse(summary["study"]).slug == stem
     with pytest.raises(mtlbench.MtlbenchError, match="cannot read study name"):
         StudyId.parse("ple@video")
+    assert StudyId is mtlbench.provenance.StudyId  # one study identity: provenance labels and file names agree
 
 
 def test_a_killed_worker_is_recognised_by_its_attribute_and_old_exports_by_the_sentence():

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import MtlbenchError
 from ..metadata import INDEPENDENT_TASK_MODELS
+from ..provenance import ParamsSource
 from ..records import WORKER_DIED, load_records, profile_dir
 from .order import model_key, suite_key
 from .schema import Study, Utilisation
@@ -41,17 +42,15 @@ class SourceInfo:
 
 @lru_cache(maxsize=None)
 def parse_source(text: str) -> SourceInfo:
-    """The one parse of a provenance label in the report."""
-    body = text.removeprefix("study:")
-    study, _, trials = body.partition("#")
-    suite = None
-    if text.startswith("study:"):
-        parts = study.split("@")
-        if parts and parts[-1] == "mo":
-            parts = parts[:-1]
-        suite = ("@".join(parts[1:-1]) or None) if len(parts) >= 3 else None
-    label = "default" if text == "default" else "tuned (" + body + ")" if text.startswith("study:") else text
-    return SourceInfo(text, text != "default", study, suite, tuple(int(n) for n in re.findall(r"\d+", trials)), label)
+    """The one reading of a provenance label in the report: ``ParamsSource.parse`` (the label's one parser),
+    and the label's text itself for a label it cannot read (shown as it is, counted as tuned)."""
+    label = "default" if text == "default" else "tuned (" + text.removeprefix("study:") + ")" if text.startswith("study:") else text
+    try:
+        src = ParamsSource.parse(text)
+    except MtlbenchError:
+        return SourceInfo(text, text != "default", text, None, (), label)
+    study = src.study.name if src.study else text.partition("#")[0]
+    return SourceInfo(text, src.is_tuned, study, src.study_suite, src.trials, label)
 
 
 def is_tuned(source: str) -> bool:

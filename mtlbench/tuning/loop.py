@@ -32,7 +32,7 @@ from ..model import build_model
 from ..params import RunParams, default_params
 from ..profiles import Profile, get_profile
 from ..selection import check_writable, resolve_device, resolve_models
-from ..studies import StudyId, studies_dir
+from ..studies import StudyId, export_path, studies_dir
 from ..suites import expand_suites, load_suite
 from ..train import fit, seed_everything
 from .budget import BUDGET_RULE, dense_params, param_budget
@@ -126,7 +126,7 @@ def tune(
             for model in model_names:
                 setup = _Setup(StudyId(model, data.name, prof.name, multi_objective), data, prof, target, budget, dev)
                 study = open_study(model, data, prof, target, budget, storage, multi_objective, pruner, results_dir, sampler_seed)
-                out = setup.sid.export_path(results_dir)
+                out = export_path(setup.sid, results_dir)
                 _tune_one(setup, study, out, deadline, kind, progress)
                 studies.append((study, out))
         wait_for_other_workers([st for st, _ in studies], notify=notify, heartbeat=kind.has_heartbeat)
@@ -151,7 +151,7 @@ def _study_attrs(model: str, data: SuiteData, prof: Profile, target: int, budget
 def _restore_missing_journal(sid: StudyId, storage_url: str | None, storage: optuna.storages.BaseStorage,
                              results_dir: str | Path | None) -> None:
     """A per-study journal that is missing (journals are not committed) is rebuilt from the study's export."""
-    export = sid.export_path(results_dir)
+    export = export_path(sid, results_dir)
     if storage_kind(storage_url) is not StorageKind.JOURNAL_PER_STUDY or not export.exists():
         return
     if sid.name in optuna.get_all_study_names(storage):

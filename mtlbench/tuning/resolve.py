@@ -12,6 +12,7 @@ from ..errors import MtlbenchError
 from ..names import parse_instance
 from ..params import RunParams, default_params, params_from_dict, run_trials
 from ..profiles import PROFILES, Profile
+from ..provenance import ParamsSource
 from ..studies import StudyId, studies_dir
 from ..suites import get_family
 from .summary import load_study_summary
@@ -102,7 +103,7 @@ class StudyParams:
         if self.mode == "default":
             return default_params(model, data, profile)
         if self.mode == "file" and "study" not in self.file:
-            return params_from_dict(model, data, profile, self.file, f"file:{self.path}")
+            return params_from_dict(model, data, profile, self.file, ParamsSource.from_file(self.path))
         if self.mode == "file":
             summary = self.file if (self.file.get("model"), self.file.get("suite")) == (model, data.name) else None
         else:
@@ -144,10 +145,11 @@ class StudyParams:
         if missing:
             raise MtlbenchError(f"study summary {s.get('study')!r} lacks the parameters of trial {missing[0]}; "
                                 "re-export it with `mtlbench tune`, or pass --params-from default.")
-        sets = [params_from_dict(model, data, profile, trials[n], f"study:{s['study']}#{n}") for n in numbers]
+        study = StudyId.parse(str(s["study"]))
+        sets = [params_from_dict(model, data, profile, trials[n], ParamsSource.from_study(study, (n,))) for n in numbers]
         if not chosen.task_wise:
             return sets[0]
         if (s.get("task_names") or []) != [t.name for t in data.tasks]:
             raise MtlbenchError(f"study {s.get('study')!r} names the tasks {s.get('task_names')} but {data.name} has "
                                 f"{[t.name for t in data.tasks]}; re-run `mtlbench tune` on this suite, or pass --params-from default.")
-        return RunParams.task_wise(tuple(sets), f"study:{s['study']}#" + ",".join(f"t{n}" for n in numbers))
+        return RunParams.task_wise(tuple(sets), ParamsSource.from_study(study, numbers, per_task=True))

@@ -10,6 +10,7 @@ from ..errors import MtlbenchError
 from ..model import get_model_class
 from ..params import RunParams, params_from_dict
 from ..profiles import Profile
+from ..provenance import ParamsSource
 
 #: Core search space: parameter names and what they set (names ``loss_weight_<k>``, ``loss_decay_<k>``
 #: are 1-based task numbers).
@@ -65,7 +66,8 @@ def core_space(trial: Any, n_tasks: int) -> dict[str, dict[str, Any]]:
                       "loss_weights": omega, "loss_decays": gamma}}
 
 
-def sample_params(trial: Any, model: str, data: SuiteData, profile: Profile, source: str = "trial") -> RunParams:
+def sample_params(trial: Any, model: str, data: SuiteData, profile: Profile,
+                  source: ParamsSource = ParamsSource.trial()) -> RunParams:
     """Sample the core space and the model's own space from ``trial`` (define-by-run) -> RunParams.
     The training rules (epoch cap, patience, validation schedule) come from the profile; the embedding size
     from the suite."""

@@ -22,7 +22,7 @@ from typing import Any
 import optuna
 
 from ..errors import MtlbenchError
-from ..studies import StudyId
+from ..studies import StudyId, journal_path
 
 #: RDBStorage heartbeat: a RUNNING trial without a heartbeat for the grace period is marked FAIL.
 HEARTBEAT_SECONDS = int(os.environ.get("MTLBENCH_HEARTBEAT_SECONDS", "30"))
@@ -98,11 +98,11 @@ def _retry(fn: Callable[[], Any], what: str, tries: int = 8) -> Any:
     raise AssertionError(what)  # unreachable
 
 
-def journal_path(url: str | None, study: StudyId, results_dir: str | Path | None = None) -> Path | None:
+def journal_file(url: str | None, study: StudyId, results_dir: str | Path | None = None) -> Path | None:
     """The journal file holding ``study`` (None for an RDB storage)."""
     kind = storage_kind(url)
     if kind is StorageKind.JOURNAL_PER_STUDY:
-        return study.journal_path(results_dir)
+        return journal_path(study, results_dir)
     if kind is StorageKind.JOURNAL:
         return Path(url[len("journal:"):])
     return None
@@ -110,7 +110,7 @@ def journal_path(url: str | None, study: StudyId, results_dir: str | Path | None
 
 def open_storage(url: str | None, study: StudyId, results_dir: str | Path | None = None) -> optuna.storages.BaseStorage:
     """The storage ``url`` names for ``study`` (journal files are created with their folder)."""
-    path = journal_path(url, study, results_dir)
+    path = journal_file(url, study, results_dir)
     if path is not None:
         from optuna.storages.journal import JournalFileBackend
 

@@ -72,7 +72,7 @@ def _hours(seconds: float) -> str:
 
 def _compute(rep: Report) -> str:
     """Total compute behind the profile: training time of every record plus every tuning trial."""
-    trained = [r for r in rep.all_records if "reused" not in (r.get("extra") or {})]  # reused: trained once, counted once
+    trained = list({r["key"]: r for r in rep.all_records}.values())  # one training per record key, whatever its labels
     train = sum(float(r.get("train_seconds") or 0.0) for r in trained)
     threads = sorted({int(r.get("threads") or 0) for r in rep.all_records} - {0})
     out = f"{_hours(train)} of training summed over {len(trained)} runs"

@@ -169,7 +169,7 @@ def tune_cmd(
     profile: ProfileOpt = "quick",
     storage: Annotated[Optional[str], typer.Option("--storage", help="postgresql://USER:PASS@HOST/DB to share studies between workers (or sqlite:///F.db, journal:FILE). Default: a journal file per study under results/<profile>/studies/.")] = None,
     multi_objective: Annotated[bool, typer.Option("--multi-objective", help="One objective per task (Pareto front) instead of the validation score.")] = False,
-    pruner: Annotated[str, typer.Option("--pruner", help="hyperband | halving | median | none (on the per-epoch validation score).")] = "hyperband",
+    pruner: Annotated[str, typer.Option("--pruner", help="hyperband | halving | median | none (on the validation score after each validation; the same rule for every model, never before patience + 1 validations).")] = "hyperband",
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     results_dir: ResultsOpt = None,
     sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own).")] = None,

@@ -32,7 +32,8 @@ _OVERRIDE = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_]*=)")  # a comma that starts t
 
 @dataclass(frozen=True, order=True)
 class StudyId:
-    """A study's identity (the same fields as ``mtlbench.tuning``'s study identity)."""
+    """A study's identity: one Optuna study per (model, suite instance, profile[, multi-objective]).
+    ``name`` is its Optuna study name, ``slug`` the file stem of its export and journal."""
 
     model: str
     suite: str
@@ -43,6 +44,15 @@ class StudyId:
     def name(self) -> str:
         """The Optuna study name: ``<model>@<suite>@<profile>[@mo]``."""
         return f"{self.model}@{self.suite}@{self.profile}" + ("@mo" if self.multi_objective else "")
+
+    @property
+    def slug(self) -> str:
+        """File stem of the study's export and journal: ``ple@synthetic_p=0.5`` (brackets, commas, slashes and
+        spaces replaced; no profile: the folder is the profile's)."""
+        s = f"{self.model}@{self.suite}"
+        for old, new in (("[", "_"), ("]", ""), (",", "_"), ("/", "_"), (" ", "_")):
+            s = s.replace(old, new)
+        return s + ("@mo" if self.multi_objective else "")
 
     def __str__(self) -> str:
         return self.name

@@ -1,7 +1,6 @@
 """`mtlbench run`: every (suite, model, seed), skipping finished records, never losing earlier ones."""
 from __future__ import annotations
 
-import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,10 +13,11 @@ from . import metrics as M
 from .cost import count_params, flops_per_sample
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
-from .model import build_model, get_model_class, list_models, skip_reason
+from .model import build_model, get_model_class, skip_reason
 from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
 from .provenance import ParamsSource, RunId
+from .selection import check_writable, resolve_device, resolve_models  # noqa: F401 - re-exported
 from .records import RecordStore, RunRecord, git_commit, key_of, now, versions, with_label
 from .suites import expand_suites, load_suite
 from .matching import size_and_depth
@@ -35,36 +35,6 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run, reason)
     labelled: list[str] = field(default_factory=list)  # finished runs that got the requested label added, untrained
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise MtlbenchError(f"--device {name} was requested but no CUDA GPU is available; use --device cpu or auto.")
-        return torch.device(name)
-    raise MtlbenchError(f"unknown device {name!r}; use auto, cpu or cuda.")
-
-
-def check_writable(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise MtlbenchError(f"results directory {path} is not writable ({err.strerror}); pass --results-dir to a writable folder.") from None
-
-
-def resolve_models(models: list[str] | None) -> list[str]:
-    if not models:
-        return list_models()
-    for m in models:
-        get_model_class(m)  # unknown name -> one-line error with did-you-mean
-    return list(dict.fromkeys(models))
 
 
 def build_record(model_name: str, data: SuiteData, profile: Profile, params: RunParams, seed: int, device: torch.device, result, n_params: int, flops: float,
@@ -261,7 +231,7 @@ def run(
     check_writable(store.dir)
     git_commit()  # now, while the checkout still matches the loaded code (cached for every record)
     if params is None:  # tuned params from this profile's studies (mtlbench tune) when they exist, else defaults
-        from .tuning import StudyParams
+        from .tuning.resolve import StudyParams
 
         params = StudyParams(None, results_dir)
     resolver = params

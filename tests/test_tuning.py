@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from optuna.trial import TrialState
 
 import mtlbench
 from mtlbench import tuning as T
+from mtlbench.tuning import loop, workers
 from mtlbench.cli import main
 from mtlbench.model import SharedConfig, build_model, get_model_class, make_config
 from mtlbench.params import default_params
@@ -29,6 +31,17 @@ from conftest import TINY, cli_env
 QUICK = get_profile("quick")
 MODELS = mtlbench.list_models()
 optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def _short_patience(monkeypatch, patience=1, max_epochs=5):
+    """The quick profile with a patience that lets pruning act (min_steps = patience + 1 < its validations)."""
+    import dataclasses
+
+    from mtlbench.profiles import PROFILES
+
+    prof = dataclasses.replace(QUICK, patience=patience, max_epochs=max_epochs)
+    monkeypatch.setitem(PROFILES, "quick", prof)
+    return prof
 
 
 def journal_study(results, model, suite=TINY, multi=False):
@@ -137,7 +150,7 @@ def test_trial_of_a_killed_worker_is_failed_and_the_count_adds_up(tmp_path):
     study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     orphan = study.ask()  # RUNNING forever: its worker was killed
-    orphan.set_user_attr("worker", {"host": T.socket.gethostname(), "pid": int(dead.stdout), "start": "0"})
+    orphan.set_user_attr("worker", {"host": socket.gethostname(), "pid": int(dead.stdout), "start": "0"})
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0)
     trials = journal_study(res, "hard_sharing").get_trials()
     assert trials[0].state == TrialState.FAIL and "died" in trials[0].user_attrs["fail_reason"]
@@ -154,7 +167,7 @@ def test_trials_started_by_a_live_worker_count_towards_the_budget_and_are_waited
     running = study.ask()  # another worker (alive: this process) is training trial 0
     running.set_user_attr("worker", T._worker())
     study.enqueue_trial(hard_sharing_params(0.01, 256))  # would be trial 1 if it started
-    monkeypatch.setattr(T, "WAIT_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(workers, "WAIT_POLL_SECONDS", 0.05)
     said: list[str] = []
 
     def other_worker_finishes() -> None:
@@ -179,8 +192,8 @@ def test_waiting_ends_when_the_other_worker_dies(tmp_path, monkeypatch):
     study = T.open_study("hard_sharing", data, QUICK, 1, T.param_budget(data), None, results_dir=res)
     dead = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
     running = study.ask()
-    running.set_user_attr("worker", {"host": T.socket.gethostname(), "pid": dead.pid, "start": T._proc_start(dead.pid)})
-    monkeypatch.setattr(T, "WAIT_POLL_SECONDS", 0.05)
+    running.set_user_attr("worker", {"host": socket.gethostname(), "pid": dead.pid, "start": T._proc_start(dead.pid)})
+    monkeypatch.setattr(workers, "WAIT_POLL_SECONDS", 0.05)
     said: list[str] = []
     threading.Thread(target=dead.wait, daemon=True).start()  # reaped when it exits, as a shell would
     T.wait_for_other_workers([study], notify=said.append)  # returns once the worker is gone (trial failed)
@@ -194,8 +207,9 @@ def test_waiting_ends_when_the_other_worker_dies(tmp_path, monkeypatch):
     assert said == [] and T.running_trials(study) == []
 
 
-def test_pruning_stops_a_deliberately_bad_trial(tmp_path):
+def test_pruning_stops_a_deliberately_bad_trial(tmp_path, monkeypatch):
     res = tmp_path / "results"
+    prof = _short_patience(monkeypatch)  # min_steps 2 of 5 validations (quick's own 4 > 3 would never prune)
     path = T.studies_dir("quick", res) / f"{T.study_slug('hard_sharing', TINY)}.journal"
     path.parent.mkdir(parents=True)
     study = optuna.create_study(study_name=T.study_name("hard_sharing", TINY, "quick"), direction="maximize",
@@ -206,14 +220,14 @@ def test_pruning_stops_a_deliberately_bad_trial(tmp_path):
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res, pruner="median")
     good1, good2, bad, ref = journal_study(res, "hard_sharing").get_trials()
     assert ref.user_attrs[T.REFERENCE] and ref.state == TrialState.COMPLETE  # queued after the three
-    assert good1.state == good2.state == TrialState.COMPLETE and len(good1.intermediate_values) == QUICK.max_epochs
-    assert bad.state == TrialState.PRUNED and list(bad.intermediate_values) == [0]  # stopped after epoch 0 of 3
-    assert bad.user_attrs["fail_reason"].startswith("pruned after epoch 0") and s["n_counted"] == 3
+    assert good1.state == good2.state == TrialState.COMPLETE and len(good1.intermediate_values) >= T.min_steps(prof)
+    assert bad.state == TrialState.PRUNED and list(bad.intermediate_values) == [0, 1]  # judged first after min_steps
+    assert bad.user_attrs["fail_reason"].startswith("pruned after evaluation 1") and s["n_counted"] == 3
 
 
 def test_over_budget_trial_is_pruned_before_training_and_not_counted(tmp_path, monkeypatch):
     res = tmp_path / "results"
-    monkeypatch.setattr(T, "param_budget", lambda data: 40_000)
+    monkeypatch.setattr(loop, "param_budget", lambda data: 40_000)
     data = mtlbench.load_suite(TINY, QUICK)
     study = T.open_study("hard_sharing", data, QUICK, 1, 40_000, None, results_dir=res)
     study.enqueue_trial(hard_sharing_params(0.01, 256, bottom_layers=3, bottom_width=512))  # ~220k dense params
@@ -224,7 +238,7 @@ def test_over_budget_trial_is_pruned_before_training_and_not_counted(tmp_path, m
     assert big.state == TrialState.PRUNED and not big.intermediate_values
     assert big.user_attrs["rejected"].startswith("over the parameter budget") and big.user_attrs["dense_params"] > 40_000
     assert small.state == TrialState.COMPLETE and s["n_counted"] == 1 and s["budget"]["param_budget"] == 40_000
-    monkeypatch.setattr(T, "param_budget", lambda data: 50_000)  # the budget is part of the study: no silent mixing
+    monkeypatch.setattr(loop, "param_budget", lambda data: 50_000)  # the budget is part of the study: no silent mixing
     with pytest.raises(mtlbench.MtlbenchError, match="param_budget"):
         T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res)
 
@@ -251,7 +265,7 @@ def test_reference_trial_is_never_pruned_and_never_counted(tmp_path, monkeypatch
     study.enqueue_trial(hard_sharing_params(0.03, 256))
     study.enqueue_trial(hard_sharing_params(0.02, 256))
     bad = T.sample_params(optuna.trial.FixedTrial(hard_sharing_params(1e-4, 2048)), "hard_sharing", data, QUICK)
-    monkeypatch.setattr(T, "default_params", lambda model, data, prof: bad)  # defaults that the median pruner would stop
+    monkeypatch.setattr(loop, "default_params", lambda model, data, prof: bad)  # defaults that the median pruner would stop
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, pruner="median")
     good1, good2, ref = journal_study(res, "hard_sharing").get_trials()
     assert ref.user_attrs[T.REFERENCE] and ref.state == TrialState.COMPLETE
@@ -266,7 +280,7 @@ def test_a_second_reference_is_rejected_and_a_killed_one_queued_again(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     T.ensure_reference(study)
     killed = study.ask()  # the reference, RUNNING in a worker that was killed
-    killed.set_user_attr("worker", {"host": T.socket.gethostname(), "pid": int(dead.stdout), "start": "0"})
+    killed.set_user_attr("worker", {"host": socket.gethostname(), "pid": int(dead.stdout), "start": "0"})
     for _ in range(2):  # two workers that raced to queue it again
         study.enqueue_trial({}, user_attrs={T.REFERENCE: "default"})
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res, sampler_seed=0)
@@ -282,14 +296,14 @@ class _Poison:
 
 
 def test_objective_never_touches_the_test_split(tmp_path, monkeypatch):
-    real = T.load_suite
+    real = loop.load_suite
 
     def poisoned(instance, profile):
         data = real(instance, profile)
         data.test = _Poison()
         return data
 
-    monkeypatch.setattr(T, "load_suite", poisoned)
+    monkeypatch.setattr(loop, "load_suite", poisoned)
     [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=tmp_path / "results", sampler_seed=0)
     assert s["n_counted"] == 1 and math.isfinite(s["best"]["value"])
     assert not (tmp_path / "results" / "quick" / "records").exists()  # trial metrics live in the study only
@@ -299,7 +313,7 @@ def test_single_task_each_task_takes_its_own_best_trial(tmp_path):
     res = tmp_path / "results"
     [s] = T.tune(["single_task"], [TINY], n_trials=3, results_dir=res, sampler_seed=3)
     trials = journal_study(res, "single_task").get_trials()
-    assert all(t.state == TrialState.COMPLETE for t in trials)  # never pruned on the mean score
+    assert all(t.state == TrialState.COMPLETE for t in trials)  # quick: min_steps > the validation cap, no pruning
     for k, best in enumerate(s["per_task_best"]):
         own = max(trials, key=lambda t: (t.user_attrs["task_scores"][k], -t.number))
         assert (best["task"], best["number"], best["score"]) == (f"y{k + 1}", own.number, own.user_attrs["task_scores"][k])

@@ -5,7 +5,9 @@ as Multi-Objective Optimization", NeurIPS 2018).
 elements, found by the paper's Frank-Wolfe solver (Algorithm 2: start at 1/K, move towards the task whose
 gradient has the smallest inner product with the current point, exact line search); exact for K = 2. The
 step applies λ_k (divided by the normaliser n_k of task k) to every parameter: the shared elements get
-Σ_k λ_k g_k / n_k, the min-norm element of the normalised gradients.
+Σ_k λ_k g_k / n_k, the min-norm element of the normalised gradients. Task-specific parameters get
+λ_k/n_k ∇L_k as in the authors' code (which backpropagates Σ_k λ_k L_k); LibMTL gives them ∇L_k instead
+(benchmarks/README.md, comparison with LibMTL).
 
 Deviations: the upper bound of MGDA-UB (gradients w.r.t. one shared representation Z) is not used, since
 MMoE/PLE-type models have no single shared representation; the min-norm problem is solved on the shared

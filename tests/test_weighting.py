@@ -346,3 +346,10 @@ def test_shared_parameters_of_ple_follow_the_experts_not_the_tensor():
 def test_single_task_shares_nothing():
     shared, _ = _shared_names("single_task")
     assert shared == {}
+
+
+def test_every_module_of_the_weighting_package_registers_a_strategy():
+    import mtlbench.weighting as pkg
+
+    files = {p.stem for p in Path(pkg.__path__[0]).glob("*.py") if not p.stem.startswith("_")} - {"base"}
+    assert files == {get_weighting(n).__module__.rsplit(".", 1)[-1] for n in NAMES}

@@ -91,19 +91,18 @@ class SharedParameters:
         return torch.stack(rows) if rows else losses.new_zeros(0, self.numel)
 
 
-@torch.no_grad()
 def _reach_counts(model: nn.Module, params: list[Tensor], x_num: Tensor, x_cat: Tensor) -> list[Tensor]:
     """For each parameter element, the number of task outputs whose gradient is non-zero there."""
     with torch.enable_grad():
         out = model(x_num, x_cat)  # [B, K]
-        K = out.shape[1]
-        r = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)  # no cancellation by symmetry
-        counts = [torch.zeros_like(p, dtype=torch.int32) for p in params]
-        for k in range(K):
-            grads = torch.autograd.grad((out[:, k] * r[:, k]).sum(), params, retain_graph=k < K - 1, allow_unused=True)
-            for c, g in zip(counts, grads):
-                if g is not None:
-                    c += (g != 0).to(torch.int32)
+    K = out.shape[1]
+    r = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)  # random row weights: no cancellation
+    counts = [torch.zeros_like(p, dtype=torch.int32) for p in params]
+    for k in range(K):
+        grads = torch.autograd.grad((out[:, k] * r[:, k]).sum(), params, retain_graph=k < K - 1, allow_unused=True)
+        for c, g in zip(counts, grads):
+            if g is not None:
+                c += (g != 0).to(torch.int32)
     return counts
 
 

@@ -12,14 +12,17 @@ configs of ``benchmarks/throughput.py`` (mmoe 8 experts × [64], ple 2 levels of
 towers [32]). The shared split (``find_shared``) is found once, before timing.
 
 Every strategy of a model is timed round-robin in the same rounds (``--steps`` steps per round, after
-``--warmup`` untimed steps); the best round is kept, so load from other processes hits them alike.
+``--warmup`` untimed steps, each window after waiting up to ``--idle-wait`` seconds for idle CPUs); the
+best round is kept, so load from other processes hits them alike.
 """
 from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
 from datetime import date
+from pathlib import Path
 
 import torch
 
@@ -27,6 +30,9 @@ from mtlbench.data import InputSpec, TaskSpec
 from mtlbench.loss import masked_task_losses
 from mtlbench.model import SharedConfig, build_model, make_config
 from mtlbench.weighting import find_shared, list_weightings, make_weighting
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import IDLE, wait_idle  # noqa: E402  (the idle-CPU wait of the throughput benchmark)
 
 D, K, BATCH, N_BATCHES = 499, 2, 1024, 16
 PINNED = {
@@ -78,6 +84,7 @@ def sync(device: torch.device) -> None:
 
 
 def time_round(case: Case, steps: int, device: torch.device) -> float:
+    wait_idle()
     sync(device)
     t0 = time.perf_counter()
     for _ in range(steps):
@@ -95,7 +102,10 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--idle-wait", type=float, default=5.0,
+                    help="before each timed window wait up to this many seconds for idle CPUs (0: never)")
     args = ap.parse_args()
+    IDLE["wait_s"] = args.idle_wait
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     strategies = ["static", *[s for s in args.strategies if s != "static"]]
@@ -114,6 +124,7 @@ def main() -> None:
                 best[s] = min(best[s], time_round(c, args.steps, device))
         for s in strategies:
             print(f"{model_name:8} {s:10} {best[s]:9.2f} {best[s] / best['static']:9.2f}")
+    print(f"timed windows started on idle CPUs: {IDLE['waited']}, on busy ones: {IDLE['not_idle']}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ class CAGradConfig:
 def cagrad_direction(grads: torch.Tensor, c: float, rescale: int = 1) -> torch.Tensor:
     """grads [K, P] -> the CAGrad update d [P]."""
     K = grads.shape[0]
-    gram = (grads.double() @ grads.double().T).numpy()  # [K, K]
+    gram = (grads.double() @ grads.double().T).cpu().numpy()  # [K, K]
     b = gram.mean(1)  # g_kᵀ g_0
     sqrt_phi = c * np.sqrt(gram.mean() + 1e-8)  # c ‖g_0‖
     objective = lambda w: float(w @ b + sqrt_phi * np.sqrt(w @ gram @ w + 1e-8))

@@ -80,7 +80,7 @@ class MGDA(Weighting):
     def step(self, losses: torch.Tensor, present: torch.Tensor, grads: torch.Tensor | None) -> Step:
         n = self.normalizers(grads, losses.detach()[present].float())  # [K']
         g = (grads / n[:, None]).double()  # [K', P]
-        lam = min_norm_weights(g @ g.T, self.cfg.max_iter, self.cfg.tol).float() / n  # [K']
+        lam = min_norm_weights((g @ g.T).cpu(), self.cfg.max_iter, self.cfg.tol).to(n) / n  # [K']
         return Step(weights=expand(lam.to(losses), present))
 
     @classmethod

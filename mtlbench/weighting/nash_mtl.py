@@ -57,11 +57,11 @@ class NashMTL(Weighting):
     gradient_based = True
 
     def step(self, losses: torch.Tensor, present: torch.Tensor, grads: torch.Tensor | None) -> Step:
-        alpha = torch.zeros(grads.shape[0], dtype=torch.float64)  # [K']
-        ok = grads.norm(dim=1) > 0
+        gram = (grads.double() @ grads.double().T).cpu()  # [K', K'] (the solver runs on the host)
+        alpha = torch.zeros(gram.shape[0], dtype=torch.float64)  # [K']
+        ok = gram.diagonal() > 0
         if ok.any():
-            g = grads[ok].double()
-            alpha[ok] = nash_weights(g @ g.T, self.cfg.max_iter, self.cfg.tol)
+            alpha[ok] = nash_weights(gram[ok][:, ok], self.cfg.max_iter, self.cfg.tol)
         alpha = alpha.to(grads)
         shared = alpha @ grads  # [P]
         norm = shared.norm()

@@ -1,7 +1,7 @@
 """Cost of one training step under each loss-weighting strategy, against ``static``.
 
     python benchmarks/weighting_cost.py                          # mmoe and ple, every strategy, CPU, 2 threads
-    python benchmarks/weighting_cost.py --models mmoe --strategies static pcgrad mgda --rounds 5
+    python benchmarks/weighting_cost.py --models mmoe --strategies static pcgrad mgda --rounds 60
     python benchmarks/weighting_cost.py --device cuda
 
 A step is what the trainer runs per batch with a strategy: forward, ``masked_task_losses``,
@@ -11,14 +11,16 @@ field, 2 binary tasks, all labels present), batch 1024, 16 fixed random batches 
 configs of ``benchmarks/throughput.py`` (mmoe 8 experts × [64], ple 2 levels of 2 + 2 experts × [64],
 towers [32]). The shared split (``find_shared``) is found once, before timing.
 
-Every strategy of a model is timed round-robin in the same rounds (``--steps`` steps per round, after
-``--warmup`` untimed steps, each window after waiting up to ``--idle-wait`` seconds for idle CPUs); the
-best round is kept, so load from other processes hits them alike.
+Every strategy of a model is timed round-robin (``--rounds`` rounds of ``--steps`` steps per strategy, after
+``--warmup`` untimed steps; with ``--idle-wait`` each window first waits that long at most for idle CPUs),
+so load from other processes hits all strategies alike. Printed: the median and the best window per step,
+each also as a ratio to ``static``; on a shared machine the median ratio is the robust figure.
 """
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
 import time
 from datetime import date
@@ -99,10 +101,10 @@ def main() -> None:
     ap.add_argument("--strategies", nargs="+", default=list_weightings())
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--idle-wait", type=float, default=5.0,
+    ap.add_argument("--steps", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--idle-wait", type=float, default=0.0,
                     help="before each timed window wait up to this many seconds for idle CPUs (0: never)")
     args = ap.parse_args()
     IDLE["wait_s"] = args.idle_wait
@@ -111,19 +113,21 @@ def main() -> None:
     strategies = ["static", *[s for s in args.strategies if s != "static"]]
     data = make_data(device)
     print(f"{date.today()}  {platform.processor() or platform.machine()}  torch {torch.__version__}  device {device}"
-          f"  threads {args.threads}  batch {BATCH}  D {D}  K {K}  best of {args.rounds} × {args.steps} steps")
-    print(f"{'model':8} {'strategy':10} {'ms/step':>9} {'× static':>9}")
+          f"  threads {args.threads}  batch {BATCH}  D {D}  K {K}  {args.rounds} rounds × {args.steps} steps")
+    print(f"{'model':8} {'strategy':10} {'median ms':>9} {'× static':>9} {'best ms':>9} {'× static':>9}")
     for model_name in args.models:
         cases = {s: Case(model_name, s, device, data) for s in strategies}
         for c in cases.values():
             for _ in range(args.warmup):
                 c.step()
-        best = {s: float("inf") for s in strategies}
+        times: dict[str, list[float]] = {s: [] for s in strategies}
         for _ in range(args.rounds):
             for s, c in cases.items():
-                best[s] = min(best[s], time_round(c, args.steps, device))
+                times[s].append(time_round(c, args.steps, device))
+        med = {s: statistics.median(t) for s, t in times.items()}
+        best = {s: min(t) for s, t in times.items()}
         for s in strategies:
-            print(f"{model_name:8} {s:10} {best[s]:9.2f} {best[s] / best['static']:9.2f}")
+            print(f"{model_name:8} {s:10} {med[s]:9.2f} {med[s] / med['static']:9.2f} {best[s]:9.2f} {best[s] / best['static']:9.2f}")
     print(f"timed windows started on idle CPUs: {IDLE['waited']}, on busy ones: {IDLE['not_idle']}")
 
 

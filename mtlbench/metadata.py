@@ -21,7 +21,7 @@ from .profiles import Profile
 
 #: Display order of the registered models (SPEC.md §1); models not listed follow alphabetically.
 MODEL_ORDER = ("single_task", "hard_sharing", "asymmetric", "customized", "cross_stitch", "sluice",
-               "mmoe", "omoe", "ml_mmoe", "cgc", "ple")
+               "mmoe", "omoe", "ml_mmoe", "cgc", "ple", "esmm", "aitm")
 #: Models whose tasks share no parameter (``MTLModel.independent_tasks``): tuned task by task.
 INDEPENDENT_TASK_MODELS = frozenset({"single_task"})
 

@@ -75,3 +75,14 @@ def test_dirty_means_changed_code_not_changed_results(tmp_path):
     assert not dirty()
     (tmp_path / "code.py").write_text("2\n")
     assert dirty()
+
+
+def test_every_subpackage_is_listed_for_a_non_editable_install():
+    """pyproject lists packages explicitly (baselines/ and tasks/ are mapped into the namespace); a new
+    subpackage missing from the list would be absent from a wheel while every editable test passes."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {p.parent.relative_to(root).as_posix().replace("/", ".") for p in (root / "mtlbench").rglob("__init__.py")}
+    assert found - listed == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"

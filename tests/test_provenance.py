@@ -113,11 +113,12 @@ def test_a_finished_run_requested_under_another_label_gets_the_label_without_tra
         assert {k: v for k, v in new.items() if k != "params_sources"} == {k: v for k, v in old.items() if k != "params_sources"}
     third = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", params=as_kept)
     assert len(third.skipped) == 2 and not third.labelled  # now simply done
-    views = REP.label_views(mtlbench.load_records("quick", res))
-    assert sorted((v["params_source"], v["seed"], "reused" in v["extra"]) for v in views) == [
-        ("default", 0, False), ("default", 1, False), (str(kept), 0, True), (str(kept), 1, True)]
+    views = REP.record_views(mtlbench.load_records("quick", res))
+    assert sorted((v["params_source"], v["seed"]) for v in views) == [
+        ("default", 0), ("default", 1), (str(kept), 0), (str(kept), 1)]
+    assert len({v["key"] for v in views}) == 2  # two trainings, each seen under both labels
     md = REP.render_markdown(REP.build_report("quick", res))
-    assert "training summed over 2 runs (2 more records reuse an identical earlier training" in md
+    assert "training summed over 2 runs" in md and "over 4 runs" not in md  # trainings are counted, not labels
 
 
 def test_status_reads_the_run_of_a_failure_from_its_fields(tmp_path):
@@ -188,9 +189,8 @@ def test_migration_result(old_records):
     assert again["params_sources"] == ["study:mmoe@toy@quick#3"] and again["test_metrics"] == [{"auc": 0.79}]
     for r in recs.values():
         assert (old_records / f"{r['key']}.json").exists() and r["key"] == key_of(**r)
-    views = sorted((v["params_source"], v["seed"], v["test_metrics"][0]["auc"], "reused" in v["extra"])
-                   for v in REP.label_views(list(recs.values())))
-    assert len(views) == 6 and sum(v[3] for v in views) == 2  # every old record, as one view per label
+    views = REP.record_views(list(recs.values()))
+    assert len(views) == 6 and len({v["key"] for v in views}) == 4  # every old record, as one view per label
     # migrated records are what the runner looks for: a label of replicate 1 is already carried
     parts = {k: merged[k] for k in ("suite", "suite_version", "data_checksum", "profile", "model", "params")}
     store = RecordStore("x")

@@ -47,6 +47,19 @@ def list_models_cmd(pattern: Annotated[Optional[str], typer.Argument(help="Glob 
     console.print(table)
 
 
+@list_app.command("weightings")
+def list_weightings_cmd(pattern: Annotated[Optional[str], typer.Argument(help="Glob filter, e.g. '*grad*'.")] = None) -> None:
+    """Registered loss-weighting strategies (glob filter): `mtlbench run MODEL --weighting NAME`."""
+    from .weighting import get_weighting, list_weightings
+
+    table = Table("weighting", "kind", "description")
+    for name in list_weightings(pattern):
+        cls = get_weighting(name)
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip().split("\n")[0]
+        table.add_row(Text(name), "gradient" if cls.gradient_based else "loss", Text(doc))
+    console.print(table)
+
+
 @list_app.command("suites")
 def list_suites_cmd(
     pattern: Annotated[Optional[str], typer.Argument(help="Glob filter on suite names.")] = None,
@@ -129,6 +142,7 @@ def run_cmd(
     results_dir: ResultsOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a hyper-parameter, e.g. --set lr=0.003 --set n_experts=4.")] = None,
     params_from: Annotated[Optional[str], typer.Option("--params-from", help="Tuned params: a profile whose studies to use, a study JSON, a params JSON, or 'default'. Default: this profile's studies (mtlbench tune) when they exist, else defaults.")] = None,
+    weighting: Annotated[Optional[list[str]], typer.Option("--weighting", "-w", help="Loss-weighting strategy (mtlbench list weightings), repeatable; '*' runs every one. Default: static.")] = None,
 ) -> None:
     """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes."""
     from .params import parse_overrides
@@ -137,15 +151,17 @@ def run_cmd(
     from .suites import expand_suites
     from .tasks.user_file import with_suite_files
     from .tuning import StudyParams
+    from .weighting import list_weightings
 
     if not models and not all_:
         raise MtlbenchError("name the models to run, or pass --all for every registered model.")
     prof = get_profile(profile)
     suite = with_suite_files(suite, suite_file)  # registers (and checks) the user's suite files
-    n_runs = len(expand_suites(suite, prof)) * len(resolve_models(models or None)) * (seeds or prof.seeds)
+    n_weightings = len(list_weightings()) if weighting and "*" in weighting else len(weighting or [None])
+    n_runs = len(expand_suites(suite, prof)) * len(resolve_models(models or None)) * (seeds or prof.seeds) * n_weightings
     with _RichProgress(n_runs) as progress:
         summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
-                      overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir))
+                      overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir), weightings=weighting)
     labelled = (f", {len(summary.labelled)} already trained under another parameter source (label added)"
                 if summary.labelled else "")
     console.print(f"[bold]{len(summary.done)}[/] trained{labelled}, {len(summary.skipped)} already done, "

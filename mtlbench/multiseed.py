@@ -46,6 +46,7 @@ from .errors import DivergedError, MtlbenchError
 from .model import MTLModel
 from .perf import flush_denormals, tune_cpu_allocator
 from .protocol import FitResult, SeedRun, eval_steps, evaluate_test_split
+from .weighting import get_weighting
 from .train import TrainConfig, evaluate_split, fit, make_optimizer, seed_everything, write_checkpoint
 
 #: on_epoch(seed, epoch, val_score, val_metrics), called after each epoch of each seed still training.
@@ -207,6 +208,7 @@ def fit_seeds(
         rngs.append(torch.get_rng_state())  # what `fit` would start from (dropout draws from it)
 
     results: dict[int, FitResult | DivergedError] = {}
+    stacked = stacked and get_weighting(cfg.weighting).stackable  # a strategy with its own rule trains one by one
     together = [j for j, p in enumerate(paths) if p is None or not p.exists()] if stacked else []
     if len(together) >= 2:
         try:

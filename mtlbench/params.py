@@ -32,11 +32,11 @@ class RunParams:
         return cls(first.model, first.shared, first.train, source, tuple(per_task))
 
     def as_dict(self) -> dict[str, Any]:
-        d = {
-            "model": dataclasses.asdict(self.model),
-            "shared": dataclasses.asdict(self.shared),
-            "train": dataclasses.asdict(self.train),
-        }
+        train = dataclasses.asdict(self.train)
+        if train["weighting"] == "static" and not train["weighting_config"]:
+            # the default weighting is left out, so records made before weightings existed keep their keys
+            del train["weighting"], train["weighting_config"]
+        d = {"model": dataclasses.asdict(self.model), "shared": dataclasses.asdict(self.shared), "train": train}
         if self.per_task:  # part of the record key: it changes when any task's parameters change
             d["per_task"] = [p.as_dict() for p in self.per_task]
         return d
@@ -111,6 +111,7 @@ def params_from_dict(model: str, data: SuiteData, profile: Profile, d: dict[str,
     train.update(protocol_params(data, profile))
     for key in ("loss_weights", "loss_decays"):
         train[key] = tuple(train[key])
+    train["weighting_config"] = tuple(tuple(item) for item in train.get("weighting_config", ()))  # JSON lists
     return RunParams(
         model=make_config(model, model_cfg),
         shared=SharedConfig(**{**dataclasses.asdict(base.shared), **d.get("shared", {})}),

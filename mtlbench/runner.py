@@ -1,6 +1,7 @@
 """`mtlbench run`: every (suite, model, seed), skipping finished records, never losing earlier ones."""
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from .records import RecordStore, RunRecord, git_commit, key_of, now, versions, 
 from .suites import expand_suites, load_suite
 from .matching import size_and_depth
 from .protocol import FitResult, evaluate_test_split
-from .train import fit, seed_everything
+from .train import TrainConfig, fit, seed_everything
+from .weighting import get_weighting, list_weightings
 
 #: (model, data, profile) -> RunParams. The tuning module installs a resolver that prefers tuned
 #: parameters; the default uses the model's defaults.
@@ -203,6 +205,7 @@ def run(
     progress: Any = None,
     overrides: dict[str, Any] | None = None,
     suite_files: list[str | Path] | None = None,
+    weightings: list[str] | None = None,
 ) -> RunSummary:
     """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
 
@@ -215,6 +218,9 @@ def run(
     ``overrides`` sets named hyper-parameters on top of the resolved ones (``--set``).
     ``suite_files``: user suite TOML files (``--suite-file``) to register and run; given without ``suites``,
     only their suites run.
+    ``weightings``: loss-weighting strategies (``mtlbench list weightings``; ``"*"`` = all) each run is trained
+    with, on top of the resolved parameters (a strategy's own hyper-parameters at its paper's defaults);
+    default: the parameters' own (static unless set). The strategy is part of the record's parameters and key.
     """
     if suite_files:
         from .tasks.user_file import with_suite_files
@@ -243,41 +249,69 @@ def run(
             if (why := skip_reason(model_name, data.tasks)) is not None:
                 summary.skipped.append(f"{data.name}/{model_name} ({why})")
                 continue
-            rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
-            parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                                profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds)}
-            keys = {seed: key_of(**p) for seed, p in parts.items()}
-            together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)
-            for seed, key in keys.items():
-                if seed in together:  # trained with the other seeds as one stacked model (multiseed)
+            base = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
+            for rp in with_weightings(base, weightings):
+                if rp.train.weighting != DEFAULT_WEIGHTING and get_model_class(model_name).independent_tasks:
+                    summary.skipped.append(f"{data.name}/{model_name} ({rp.train.weighting}: no parameter is shared, "
+                                           "so every weighting is the static step)")
                     continue
-                label = str(RunId(instance, model_name, seed))
-                if store.exists(key) and not force and _carries(store, parts[seed], rp.source):
-                    summary.skipped.append(label)
-                    _skip(progress)
-                    continue
-                with store.claim(key) as mine:
-                    if not mine:  # another process is training (or labelling) this run right now
-                        summary.skipped.append(f"{label} (running in another process)")
-                        _skip(progress)
-                        continue
-                    if store.exists(key) and not force:  # finished earlier, maybe under another label
-                        added = not _carries(store, parts[seed], rp.source) and store.add_label(key, str(rp.source))
-                        (summary.labelled if added else summary.skipped).append(label)
-                        _skip(progress)
-                        continue
-                    outcome = _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary)
-                    if outcome is None:
-                        continue
-                    record = build_record(model_name, data, prof, rp, seed, dev, *outcome)
-                    record.key = key
-                    if store.exists(key):  # --force: the new training keeps the labels of the one it replaces
-                        record.params_sources = with_label([record.params_source, *store.labels(key)], record.params_source)
-                    store.write(record)  # atomic, while still holding the claim
-                    for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
-                        ckpt.unlink(missing_ok=True)
-                    summary.done.append(label)
+                _run_model(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary)
     return summary
+
+
+DEFAULT_WEIGHTING = TrainConfig().weighting
+
+
+def with_weightings(rp: RunParams, weightings: list[str] | None) -> list[RunParams]:
+    """``rp`` once per loss-weighting strategy (``"*"``: every registered one), under the same label."""
+    if not weightings:
+        return [rp]
+    names = list_weightings() if "*" in weightings else list(dict.fromkeys(weightings))
+    out = []
+    for name in names:
+        get_weighting(name)  # unknown name: one line with did-you-mean
+        train = dataclasses.replace(rp.train, weighting=name, weighting_config=())
+        parts = tuple(dataclasses.replace(p, train=dataclasses.replace(p.train, weighting=name, weighting_config=()))
+                      for p in rp.per_task)
+        out.append(dataclasses.replace(rp, train=train, per_task=parts))
+    return out
+
+
+def _run_model(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary) -> None:
+    """Every seed of one (suite, model, parameter set): label, train stacked or one by one, record."""
+    parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
+                        profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds)}
+    keys = {seed: key_of(**p) for seed, p in parts.items()}
+    together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)
+    for seed, key in keys.items():
+        if seed in together:  # trained with the other seeds as one stacked model (multiseed)
+            continue
+        label = str(RunId(data.name, model_name, seed))
+        if store.exists(key) and not force and _carries(store, parts[seed], rp.source):
+            summary.skipped.append(label)
+            _skip(progress)
+            continue
+        with store.claim(key) as mine:
+            if not mine:  # another process is training (or labelling) this run right now
+                summary.skipped.append(f"{label} (running in another process)")
+                _skip(progress)
+                continue
+            if store.exists(key) and not force:  # finished earlier, maybe under another label
+                added = not _carries(store, parts[seed], rp.source) and store.add_label(key, str(rp.source))
+                (summary.labelled if added else summary.skipped).append(label)
+                _skip(progress)
+                continue
+            outcome = _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary)
+            if outcome is None:
+                continue
+            record = build_record(model_name, data, prof, rp, seed, dev, *outcome)
+            record.key = key
+            if store.exists(key):  # --force: the new training keeps the labels of the one it replaces
+                record.params_sources = with_label([record.params_source, *store.labels(key)], record.params_source)
+            store.write(record)  # atomic, while still holding the claim
+            for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
+                ckpt.unlink(missing_ok=True)
+            summary.done.append(label)
 
 
 def _carries(store: RecordStore, parts: dict[str, Any], source: ParamsSource) -> bool:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from .loss import task_weights
 from .model import MTLModel
 from .perf import flush_denormals, maybe_compile, tune_cpu_allocator
 from .protocol import FitResult, SeedRun, eval_steps, evaluate_test_split
+from .weighting import Weighting, find_shared, make_weighting, weighting_config
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class TrainConfig:
     loss_decays: tuple[float, ...] = ()  # γ_k (empty: all 1; tuned within [0.9, 1.1])
     evals_per_epoch: int = 1  # validations per epoch, evenly spaced (mtlbench/protocol.py)
     min_delta: float = 0.0  # a validation score must beat the best by more than this to count as better
+    weighting: str = "static"  # loss-weighting strategy (mtlbench/weighting/); static = ω_k,0 · γ_k^t
+    weighting_config: tuple[tuple[str, Any], ...] = ()  # the strategy's hyper-parameters (empty: its paper's defaults)
 
     def __post_init__(self) -> None:
         checks = [
@@ -48,6 +52,7 @@ class TrainConfig:
         for name, ok, bound in checks:
             if not ok:
                 raise MtlbenchError(f"hyper-parameter {name}={getattr(self, name)} is out of range; it must be {bound}.")
+        weighting_config(self.weighting, dict(self.weighting_config))  # unknown name or value: one-line error
 
     @property
     def max_evals(self) -> int:
@@ -124,7 +129,9 @@ def fit(
     train = data.train.to(device)
     val = data.val.to(device)
     is_binary = torch.tensor([t.kind == "binary" for t in data.tasks], device=device)
-    opt = make_optimizer(list(model.parameters()), cfg)
+    weighting = make_weighting(cfg.weighting, K, dict(cfg.weighting_config), seed=seed, device=device)
+    shared = find_shared(model, train.x_num[:512], train.x_cat[:512])  # elements two or more tasks reach
+    opt = make_optimizer([*model.parameters(), *weighting.parameters()], cfg)
     N, bs = len(train), cfg.batch_size
     steps = math.ceil(N / bs)
     run = SeedRun(data.tasks, model.independent_tasks, cfg.patience, cfg.min_delta, cfg.max_evals, cfg.evals_per_epoch)
@@ -139,6 +146,7 @@ def fit(
         gen.set_state(ck["gen"])
         torch.set_rng_state(ck["torch_rng"])
         run.restore(ck["run"])
+        weighting.load_state_dict(ck.get("weighting", {"parameters": []}))
         start_epoch = ck["epoch"] + 1
 
     for epoch in range(start_epoch, cfg.max_epochs):
@@ -149,16 +157,18 @@ def fit(
         w = torch.tensor(cfg.weights(K, epoch), device=device, dtype=torch.float32)
         perm = torch.randperm(N, generator=gen).to(device)
         since_eval = torch.zeros(K, device=device)  # Σ over steps of the per-task losses · batch rows
+        in_epoch = torch.zeros(K, device=device)  # the same over the epoch (for the weighting's end_epoch)
         rows_since_eval, since_curve, steps_since_curve = 0, torch.zeros(K, device=device), 0
         for step, i in enumerate(range(0, N, bs)):
             idx = perm[i : i + bs]  # index_select: the same rows as x[idx], several times faster on CPU
             out = forward(train.x_num.index_select(0, idx), train.x_cat.index_select(0, idx))  # [b, K]
-            task_losses = model.task_losses(out, train.y.index_select(0, idx), train.mask.index_select(0, idx), is_binary)  # [K]
-            loss = (w * task_losses).sum() + model.aux_loss()
+            mask = train.mask.index_select(0, idx)  # [b, K]
+            task_losses = model.task_losses(out, train.y.index_select(0, idx), mask, is_binary)  # [K]
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            weighting.backward(task_losses, mask.any(0), w, model.aux_loss(), shared)  # sets every .grad
             opt.step()
             since_eval += task_losses.detach() * len(idx)
+            in_epoch += task_losses.detach() * len(idx)
             rows_since_eval += len(idx)
             if curve_every:
                 since_curve += task_losses.detach()
@@ -178,8 +188,10 @@ def fit(
                 score = run.evaluate(epoch, step, losses, val_metrics, model)
                 since_eval.zero_()
                 rows_since_eval = 0
+                if step == steps - 1:
+                    weighting.end_epoch(epoch, (in_epoch / N).tolist())
                 if checkpoint is not None and (step == steps - 1 or run.done):  # before the callback, which may raise
-                    _save_checkpoint(checkpoint, model, opt, gen, run, epoch)
+                    _save_checkpoint(checkpoint, model, opt, gen, run, epoch, weighting)
                 if on_epoch is not None:
                     on_epoch(len(run.history) - 1, score, val_metrics)
                 if run.done:
@@ -195,12 +207,13 @@ def fit(
     return result
 
 
-def _save_checkpoint(path: Path, model, opt, gen, run: SeedRun, epoch: int) -> None:
-    write_checkpoint(path, model.state_dict(), opt.state_dict(), gen, torch.get_rng_state(), run, epoch)
+def _save_checkpoint(path: Path, model, opt, gen, run: SeedRun, epoch: int, weighting: Weighting) -> None:
+    write_checkpoint(path, model.state_dict(), opt.state_dict(), gen, torch.get_rng_state(), run, epoch, weighting.state_dict())
 
 
-def write_checkpoint(path: Path, model_state, opt_state, gen, torch_rng, run: SeedRun, epoch: int) -> None:
+def write_checkpoint(path: Path, model_state, opt_state, gen, torch_rng, run: SeedRun, epoch: int,
+                     weighting_state: dict[str, Any] | None = None) -> None:
     """The end-of-epoch checkpoint ``fit`` resumes from (also written per seed by ``multiseed``), atomically."""
     state = {"model": model_state, "opt": opt_state, "gen": gen.get_state(), "torch_rng": torch_rng,
-             "run": run.snapshot(), "epoch": epoch}
+             "run": run.snapshot(), "epoch": epoch, "weighting": weighting_state or {"parameters": []}}
     atomic_write_with(path, lambda fh: torch.save(state, fh))

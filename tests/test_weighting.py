@@ -353,3 +353,57 @@ def test_every_module_of_the_weighting_package_registers_a_strategy():
 
     files = {p.stem for p in Path(pkg.__path__[0]).glob("*.py") if not p.stem.startswith("_")} - {"base"}
     assert files == {get_weighting(n).__module__.rsplit(".", 1)[-1] for n in NAMES}
+
+
+# ------------------------------------------------------------------ the trainer and the runner
+TINY_W = "synthetic[p=0.5,n_train=600,n_val=300,n_test=300]"
+
+
+@pytest.mark.parametrize("name", list_weightings())
+def test_the_one_trainer_trains_with_every_strategy_and_resumes_it(name, tmp_path):
+    """fit() calls the strategy each step (no per-strategy branch); a run cut after an epoch and resumed from
+    its checkpoint (model, optimizer, the strategy's state) ends exactly as an uninterrupted one."""
+    from mtlbench import get_profile, load_suite
+    from mtlbench.model import build_model, make_config
+    from mtlbench.model import SharedConfig
+    from mtlbench.train import TrainConfig, fit, seed_everything
+
+    data = load_suite(TINY_W, get_profile("quick"))
+    cfg = TrainConfig(max_epochs=3, patience=5, batch_size=128, lr=3e-3, weighting=name)
+
+    def new_model():
+        seed_everything(0)
+        return build_model("mmoe", data.inputs, data.tasks, make_config("mmoe"), SharedConfig(emb_dim=data.emb_dim))
+
+    whole = fit(new_model(), data, cfg, 0, torch.device("cpu"), evaluate_test=False)
+    assert all(math.isfinite(h["val_score"]) for h in whole.history)
+
+    class Cut(Exception):
+        pass
+
+    def cut(i, score, metrics):
+        if i == 1:
+            raise Cut
+
+    ck = tmp_path / "ck.pt"
+    with pytest.raises(Cut):
+        fit(new_model(), data, cfg, 0, torch.device("cpu"), evaluate_test=False, checkpoint=ck, on_epoch=cut)
+    resumed = fit(new_model(), data, cfg, 0, torch.device("cpu"), evaluate_test=False, checkpoint=ck)
+    assert [h["val"] for h in resumed.history] == [h["val"] for h in whole.history]
+
+
+def test_the_weighting_is_part_of_the_key_and_static_keeps_old_keys(tmp_path):
+    import mtlbench
+    from mtlbench.params import default_params
+
+    res = tmp_path / "r"
+    summary = mtlbench.run(["mmoe", "single_task"], [TINY_W], seeds=1, profile="quick", results_dir=res, device="cpu",
+                           weightings=["static", "pcgrad"])
+    recs = mtlbench.load_records("quick", res)
+    assert sorted((r["model"], r["params"]["train"].get("weighting", "static")) for r in recs) == [
+        ("mmoe", "pcgrad"), ("mmoe", "static"), ("single_task", "static")]
+    assert len({r["key"] for r in recs}) == 3
+    assert any("single_task" in s and "pcgrad" in s for s in summary.skipped)  # a no-op for single_task: skipped
+    data = mtlbench.load_suite(TINY_W, mtlbench.get_profile("quick"))
+    static = default_params("mmoe", data, mtlbench.get_profile("quick")).as_dict()["train"]
+    assert "weighting" not in static and "weighting_config" not in static  # records made before strategies keep their keys

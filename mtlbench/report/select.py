@@ -8,6 +8,14 @@ from typing import Any
 from .load import is_tuned, source_label
 
 
+STATIC = "static"  # the default loss weighting ω_k,0 · γ_k^t (docs/protocol.md §2)
+
+
+def weighting_of(r: dict[str, Any]) -> str:
+    """The record's loss-weighting strategy (records made before strategies existed: static)."""
+    return str(((r.get("params") or {}).get("train") or {}).get("weighting", STATIC))
+
+
 def newest_key(r: dict[str, Any]) -> tuple[str, str]:
     """Sort key: newest record last (timestamp, then record key for ties)."""
     return (str(r.get("timestamp", "")), str(r.get("key", "")))
@@ -21,9 +29,14 @@ def select_records(records: list[dict[str, Any]], variant: str = "best") -> tupl
     "default") over defaults, then the newest; ``"default"`` keeps only default-parameter runs.
     """
     notices: list[str] = []
+    other = [r for r in records if weighting_of(r) != STATIC]
+    if other:
+        notices.append(f"{len(other)} record(s) trained with a loss-weighting strategy other than {STATIC} are compared "
+                       "only in the architecture × weighting section.")
     by_suite: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
-        by_suite[r["suite"]].append(r)
+        if weighting_of(r) == STATIC:
+            by_suite[r["suite"]].append(r)
     chosen: list[dict[str, Any]] = []
     for suite in sorted(by_suite):
         rs = by_suite[suite]

@@ -173,6 +173,8 @@ class Weighting:
     name: ClassVar[str] = ""
     Config: ClassVar[type] = type(None)
     gradient_based: ClassVar[bool] = False  # needs the per-task gradients of the shared elements
+    #: The step is the plain weighted sum, so seeds can be trained stacked (``multiseed``); others train one by one.
+    stackable: ClassVar[bool] = False
     state_attrs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, n_tasks: int, cfg: Any = None, *, seed: int = 0, device: torch.device | str = "cpu"):

@@ -19,6 +19,7 @@ class StaticConfig:
 @register_weighting("static")
 class Static(Weighting):
     Config = StaticConfig
+    stackable = True
 
     def step(self, losses: torch.Tensor, present: torch.Tensor, grads: torch.Tensor | None) -> Step:
         return Step(weights=torch.ones_like(losses))

@@ -1,1 +1,1 @@
-"""The registered architectures, one file each (SPEC.md §1). Installed as ``mtlbench.baselines``."""
+"""The registered architectures, one file each (docs/protocol.md §1). Installed as ``mtlbench.baselines``."""

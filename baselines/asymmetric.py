@@ -1,9 +1,9 @@
-"""`asymmetric`: a bottom per task; some tasks also read other tasks' bottoms (SPEC.md §1).
+"""`asymmetric`: a bottom per task; some tasks also read other tasks' bottoms (docs/protocol.md §1).
 
 ``h_k = bottom_k(x)``, ``y_k = tower_k([h_k ; h_j for j in uses[k]])``. ``uses`` is chosen by hand, never
 learned or tuned. Task indices in ``uses`` are 0-based: ``uses[k]`` lists the tasks whose bottoms task k
 also reads. Default (``uses=None``): task 0 reads only its own bottom, tasks 1..K−1 also read task 0's
-(SPEC's "tasks 2..K read task 1's bottom"). The K bottoms are one bank; the towers' first layer reads
+(the protocol's "tasks 2..K read task 1's bottom"). The K bottoms are one bank; the towers' first layer reads
 inputs of different widths, computed exactly (no zero padding) by ``ConcatLinearBank``.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`cgc`: Customized Gate Control, one PLE extraction level (PLE paper, Section 4; SPEC.md §1).
+"""`cgc`: Customized Gate Control, one PLE extraction level (PLE paper, Section 4; docs/protocol.md §1).
 
 Per task m task-specific experts plus m_s shared experts, all reading x. Task k's gate
 ``g_k = softmax(W_k x + b_k)`` mixes only its own and the shared experts:
@@ -6,7 +6,7 @@ Per task m task-specific experts plus m_s shared experts, all reading x. Task k'
 give the same output for the same parameters. Gate weights: ``gate_weights()["levels.0.task_gates"]``
 [K, B, m + m_s].
 
-Deviation from SPEC.md §1: the same m for every task (see `ple`).
+Deviation from docs/protocol.md §1: the same m for every task (see `ple`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`cross_stitch`: K task columns with a cross-stitch unit after every layer (Misra et al. 2016; SPEC.md §1).
+"""`cross_stitch`: K task columns with a cross-stitch unit after every layer (Misra et al. 2016; docs/protocol.md §1).
 
 Every column has L layers of one width.
 After layer l: ``h̃_k^l = Σ_j α_kj^l h_j^l``, α^l ∈ R^{K×K} initialised ``α_kk = a``,

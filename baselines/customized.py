@@ -1,4 +1,4 @@
-"""`customized`: a bottom per task plus one shared bottom (SPEC.md §1).
+"""`customized`: a bottom per task plus one shared bottom (docs/protocol.md §1).
 
 ``y_k = tower_k([bottom_k(x) ; bottom_s(x)])``. The K task bottoms and the shared bottom have one shape and form one bank of K + 1.
 """

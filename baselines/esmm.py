@@ -5,7 +5,7 @@ networks are one bank). ``y_k = net_k(x)``: for a funnel step (``TaskSpec.after`
 ``ctr``) the output is the logit of the *conditional* probability (pCVR = P(conversion | click)), as for
 every model, and that is what the suite's metric scores on clicked impressions.
 
-Training (``loss_view`` = ``mtlbench.entire_space.entire_space_view``): the masked loss of SPEC.md §2 is
+Training (``loss_view`` = ``mtlbench.entire_space.entire_space_view``): the masked loss of docs/protocol.md §2 is
 applied to pCTR on every impression and, for the funnel step, to pCTCVR = pCTR × pCVR on every impression
 (label click·conversion) instead of pCVR on clicks: the paper's loss
 ``L = Σ_i l(y_i, pCTR_i) + Σ_i l(y_i·z_i, pCTR_i·pCVR_i)`` with each term averaged over its sample space.

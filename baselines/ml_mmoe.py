@@ -1,4 +1,4 @@
-"""`ml_mmoe`: MMoE with L levels of shared experts (SPEC.md §1; PLE paper, Fig. 1).
+"""`ml_mmoe`: MMoE with L levels of shared experts (docs/protocol.md §1; PLE paper, Fig. 1).
 
 Level-1 experts read x. Expert i of level l ≥ 2 reads its own gated mix of the level-(l−1) experts,
 its gate's selector being the raw input x like every other gate:

@@ -1,4 +1,4 @@
-"""`mmoe`: E shared experts, one softmax gate per task (MMoE paper; SPEC.md §1).
+"""`mmoe`: E shared experts, one softmax gate per task (MMoE paper; docs/protocol.md §1).
 
 ``e_i = MLP[expert](x)``, ``g_k = softmax(W_k x + b_k)`` ∈ R^E, ``y_k = tower_k(Σ_i g_k,i e_i)``.
 The E experts are one bank (a batched matmul); gates have a bias. Gate weights of the last forward:

@@ -1,4 +1,4 @@
-"""`ple`: Progressive Layered Extraction, N stacked CGC extraction levels (PLE paper, Section 4; SPEC.md §1).
+"""`ple`: Progressive Layered Extraction, N stacked CGC extraction levels (PLE paper, Section 4; docs/protocol.md §1).
 
 At level j, task-k experts read ``q_k^{j−1}`` and shared experts read ``q_s^{j−1}`` (both = x at j = 1).
 Task gate k (selector ``q_k^{j−1}``) mixes the m task-k and m_s shared experts -> ``q_k^j``; the shared
@@ -7,7 +7,7 @@ shared gate; ``y_k = tower_k(q_k^N)``. With N = 1 this is `cgc` (same module tre
 Gates: softmax(Linear with bias). Gate weights: ``gate_weights()["levels.<j>.task_gates"]`` [K, B, m + m_s]
 and ``["levels.<j>.shared_gate"]`` [1, B, K·m + m_s] (levels j < N − 1, 0-based).
 
-Deviation from SPEC.md §1: every task has the same number m of task-specific experts (SPEC allows m_k
+Deviation from docs/protocol.md §1: every task has the same number m of task-specific experts (the protocol allows m_k
 per task). Reason: the K task gates of a level are one bank of equal shape; the PLE paper's experiments
 use equal counts too.
 """

@@ -1,4 +1,4 @@
-"""`single_task`: K fully separate networks ``encoder_k → MLP[bottom] → tower_k`` (SPEC.md §1).
+"""`single_task`: K fully separate networks ``encoder_k → MLP[bottom] → tower_k`` (docs/protocol.md §1).
 
 Nothing is shared, so parameter count and FLOPs are those of K separate models; the K networks are
 computed as one bank (every parameter has a leading task axis), and the trainer early-stops and

@@ -1,4 +1,4 @@
-"""`sluice`: sluice network (Ruder et al. 2019; SPEC.md §1).
+"""`sluice`: sluice network (Ruder et al. 2019; docs/protocol.md §1).
 
 K columns of L equal-width layers; each layer's output is split into S subspaces and one
 α ∈ R^{KS×KS} per layer mixes every subspace of every task (initialised ``α_ii = a``,

@@ -61,7 +61,7 @@ class InputSpec:
 @dataclass
 class Split:
     """One split as tensors. x_num [N, F_num] float32, x_cat [N, F_cat] int64, y [N, K] float32,
-    mask [N, K] bool (δ of SPEC.md §2: sample i is in task k's sample space)."""
+    mask [N, K] bool (δ of docs/protocol.md §2: sample i is in task k's sample space)."""
 
     x_num: torch.Tensor
     x_cat: torch.Tensor

@@ -1,4 +1,4 @@
-"""The masked multi-task loss of SPEC.md §2."""
+"""The masked multi-task loss of docs/protocol.md §2."""
 from __future__ import annotations
 
 from collections.abc import Sequence

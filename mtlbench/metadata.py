@@ -1,7 +1,7 @@
 """What readers of results (the report) know about the registered models and suites, without importing
 them: the model registry and the suite modules import torch, the report must not.
 
-* Models: display order (SPEC.md §1) and which models train their tasks independently.
+* Models: display order (docs/protocol.md §1) and which models train their tasks independently.
 * Suites: a suite family may declare a torch-free sidecar module ``tasks/<family>_meta.py`` holding
   ``META = SuiteMeta(...)`` (sweep axis, the instances ``--all`` runs per profile, published reference
   numbers). A family without one is a single, non-sweep instance with nothing published.
@@ -19,7 +19,7 @@ from typing import Any
 
 from .profiles import Profile
 
-#: Display order of the registered models (SPEC.md §1); models not listed follow alphabetically.
+#: Display order of the registered models (docs/protocol.md §1); models not listed follow alphabetically.
 MODEL_ORDER = ("single_task", "hard_sharing", "asymmetric", "customized", "cross_stitch", "sluice",
                "mmoe", "omoe", "ml_mmoe", "cgc", "ple", "esmm", "aitm")
 #: Models whose tasks share no parameter (``MTLModel.independent_tasks``): tuned task by task.

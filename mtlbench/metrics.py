@@ -1,4 +1,4 @@
-"""Per-task metrics on δ=1 samples, and the validation score of SPEC.md §2."""
+"""Per-task metrics on δ=1 samples, and the validation score of docs/protocol.md §2."""
 from __future__ import annotations
 
 import math

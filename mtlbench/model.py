@@ -53,11 +53,11 @@ class MTLModel(nn.Module):
         raise NotImplementedError
 
     def aux_loss(self) -> torch.Tensor:
-        """Auxiliary loss added to the task losses (SPEC.md §2); computed from the last forward."""
+        """Auxiliary loss added to the task losses (docs/protocol.md §2); computed from the last forward."""
         return torch.zeros((), device=next(self.parameters()).device)
 
     def loss_view(self, out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The (outputs, labels, masks) [B, K] the masked loss of SPEC.md §2 is applied to in training.
+        """The (outputs, labels, masks) [B, K] the masked loss of docs/protocol.md §2 is applied to in training.
 
         Default: the model's outputs on each task's own sample space. A model may train a task on other
         terms (ESMM and AITM: a funnel step as the joint probability over its predecessor's sample space,

@@ -8,7 +8,6 @@ import functools
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import polars as pl
 
 from .errors import MtlbenchError
 from .fsio import atomic_write
+from .gitinfo import CODE_PATHSPEC, checkout_commit  # noqa: F401 - CODE_PATHSPEC re-exported
 
 #: 2: the key leaves out the parameter source; a record carries every label it was requested under.
 SCHEMA_VERSION = 2
@@ -261,8 +261,6 @@ def hardware_spelling(hw: Any) -> str:
     return str(hw).replace("(1 threads)", "(1 thread)")
 
 
-#: What "-dirty" looks at (as setup.py's): everything but generated results, which a long run changes.
-CODE_PATHSPEC = ("--", ".", ":(exclude)results", ":(exclude)leaderboard.md")
 
 
 @functools.cache
@@ -284,14 +282,9 @@ def git_commit() -> str:
     for root in candidates:
         if not (root / ".git").exists() or (root != src.parent and not _same_sources(src, root / "mtlbench")):
             continue
-        try:
-            out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5)
-            if out.returncode == 0:
-                dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", *CODE_PATHSPEC],
-                                       capture_output=True, text=True, timeout=5)
-                return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-        except (OSError, subprocess.SubprocessError):
-            pass
+        commit = checkout_commit(root, timeout=5)
+        if commit:
+            return commit
     return "unknown"
 
 

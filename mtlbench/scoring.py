@@ -1,4 +1,4 @@
-"""The validation score of SPEC.md §2, torch-free: training selects epochs and trials with it and the
+"""The validation score of docs/protocol.md §2, torch-free: training selects epochs and trials with it and the
 report ranks test results with it, so both import this one implementation."""
 from __future__ import annotations
 

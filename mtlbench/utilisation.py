@@ -1,4 +1,4 @@
-"""Expert utilisation (SPEC.md §4; the PLE paper's expert-utilisation figure).
+"""Expert utilisation (docs/protocol.md §5; the PLE paper's expert-utilisation figure).
 
 Trains the fixed comparable configuration of each gated model on a suite (MMoE 3 experts; CGC and PLE
 1 task-specific expert per task + 1 shared; ML-MMoE and PLE with 2 levels, reported per level), then
@@ -27,7 +27,7 @@ from .profiles import get_profile
 from .records import git_commit, now, versions
 from .report.load import order_banks, utilisation_dir
 
-#: The fixed comparable configuration (SPEC.md §4): model -> Config overrides.
+#: The fixed comparable configuration (docs/protocol.md §5): model -> Config overrides.
 FIXED: dict[str, dict[str, Any]] = {
     "mmoe": {"n_experts": 3},
     "ml_mmoe": {"levels": 2, "n_experts": 3},

@@ -1,1 +1,1 @@
-"""The registered task suites, one file each (SPEC.md §3). Installed as ``mtlbench.tasks``."""
+"""The registered task suites, one file each (docs/protocol.md §3). Installed as ``mtlbench.tasks``."""

@@ -1,4 +1,4 @@
-"""Preprocessing shared by the suites (SPEC.md §0): vocabularies and standardisation fitted on train only.
+"""Preprocessing shared by the suites (docs/protocol.md §0): vocabularies and standardisation fitted on train only.
 
 Not a suite (the leading underscore keeps the plug-in loader from importing it as one).
 """

@@ -1,4 +1,4 @@
-"""`census_income`: UCI Census-Income (KDD), task groups G1 and G2 of the MMoE paper (SPEC.md §3).
+"""`census_income`: UCI Census-Income (KDD), task groups G1 and G2 of the MMoE paper (docs/protocol.md §3).
 
 Registered as one family with two instances, one per task group (``is_sweep`` is False: they are two
 different suites that share a loader, not points of one sweep):

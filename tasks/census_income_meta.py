@@ -5,7 +5,7 @@ from __future__ import annotations
 from mtlbench.metadata import Source, SuiteMeta, published
 
 SOURCES = {
-    "rechub": Source("torch-rechub", "torch-rechub 0.9.0 measured on this exact protocol (SPEC.md §3 split, embedding "
+    "rechub": Source("torch-rechub", "torch-rechub 0.9.0 measured on this exact protocol (docs/protocol.md §3 split, embedding "
                                      "dim 4, 3 seeds, mean test AUC)"),
     "mmoe": Source("MMoE paper", "MMoE paper: Ma et al., *Modeling Task Relationships in Multi-task Learning with "
                                  "Multi-gate Mixture-of-Experts*, KDD 2018 (census-income; the best result over many "

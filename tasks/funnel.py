@@ -1,8 +1,8 @@
-"""`funnel`: generated impression → click → conversion data, Ali-CCP style (SPEC.md §3).
+"""`funnel`: generated impression → click → conversion data, Ali-CCP style (docs/protocol.md §3).
 
 Two binary tasks, metric AUC: ``ctr`` (click) on every impression and ``cvr`` (conversion) on clicked
 impressions only. The test split also scores ``ctcvr`` = CTR × CVR on every impression (click-and-buy, ESMM's
-protocol), which penalises a CVR model that is only right on the clicked, selection-biased sample. The conversion label exists only after a click: the mask δ of SPEC.md §2 is ``δ_cvr = click``
+protocol), which penalises a CVR model that is only right on the clicked, selection-biased sample. The conversion label exists only after a click: the mask δ of docs/protocol.md §2 is ``δ_cvr = click``
 (``δ_ctr = 1``), and the stored ``cvr`` label of an unclicked impression is 0 (the ESMM "click and buy" value),
 which a correct model never sees in its loss or its metric.
 

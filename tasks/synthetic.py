@@ -1,4 +1,4 @@
-"""`synthetic`: two regression tasks with controlled correlation (MMoE paper, Section 3.2; SPEC.md §3).
+"""`synthetic`: two regression tasks with controlled correlation (MMoE paper, Section 3.2; docs/protocol.md §3).
 
 Generating process (every constant is a parameter with a documented default, recorded in each result):
 

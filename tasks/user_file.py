@@ -25,7 +25,7 @@ A suite file (TOML) names the data, the feature columns, the task columns and th
     [[tasks]]
     name = "purchase"
     kind = "binary"
-    mask = "click"                 # optional: the label exists only where this 0/1 column is 1 (δ of SPEC.md §2);
+    mask = "click"                 # optional: the label exists only where this 0/1 column is 1 (δ of docs/protocol.md §2);
                                    # the label of the other rows is ignored (may be empty)
 
     [split]                        # with [data] path: exactly one of

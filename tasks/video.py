@@ -1,4 +1,4 @@
-"""`video`: the VCR / VTR case of the PLE paper, simulated (SPEC.md §3).
+"""`video`: the VCR / VTR case of the PLE paper, simulated (docs/protocol.md §3).
 
 Two tasks on every sample (a play of a video): ``vcr`` — view completion ratio = watch time / duration,
 regression, metric MSE — and ``vtr`` — valid view = watch time > τ = 20 s, binary, metric AUC.

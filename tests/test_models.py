@@ -1,4 +1,4 @@
-"""The architectures of SPEC.md §1: generic checks over the whole registry, structure checks as behaviour,
+"""The architectures of docs/protocol.md §1: generic checks over the whole registry, structure checks as behaviour,
 the shared blocks against reference implementations, search spaces and config validation."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The task suites (SPEC.md §3, issue 5): generator properties, census preprocessing, user suite files, bad input."""
+"""The task suites (docs/protocol.md §3, issue 5): generator properties, census preprocessing, user suite files, bad input."""
 from __future__ import annotations
 
 import dataclasses

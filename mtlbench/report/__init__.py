@@ -1,4 +1,4 @@
-"""Seesaw reports and the generated leaderboard (SPEC.md §4), torch-free.
+"""Seesaw reports and the generated leaderboard (docs/protocol.md §5), torch-free.
 
 One-way pipeline, one concern per module:
 

@@ -14,7 +14,7 @@ from .uncertainty import Friedman, friedman, rank_draws, rng_for
 
 
 def ranking(suites: list[SuiteResult]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Overall ranking: within each suite, models are ranked by their mean test score (SPEC.md §2's
+    """Overall ranking: within each suite, models are ranked by their mean test score (docs/protocol.md §2's
     − mean log error, on test); a sweep family is one family (its points' ranks are averaged);
     the overall rank is the mean over families. Rows: model, mean_rank, per_family, beats, seesaw."""
     from scipy.stats import rankdata

@@ -1,4 +1,4 @@
-"""The report's statistics (SPEC.md §4), pure functions of numbers.
+"""The report's statistics (docs/protocol.md §5), pure functions of numbers.
 
 * gain = M − S for a higher-is-better metric (AUC), S − M for a lower-is-better one (MSE): the PLE
   paper's "MTL gain"; positive = better than single-task. Relative gain = gain / |S| in percent.
@@ -88,7 +88,7 @@ def beats_flag(verdicts: list[str]) -> str:
 
 
 def test_score(tasks: list[dict[str, Any]], metrics: list[float]) -> float:
-    """SPEC.md §2's score (``mtlbench.scoring.score``, the one training selects with) on test metrics:
+    """docs/protocol.md §2's score (``mtlbench.scoring.score``, the one training selects with) on test metrics:
     − mean_k log(err_k), err = 1 − AUC or MSE (higher is better)."""
     return score([t["metric"] for t in tasks], [{t["metric"]: v} for t, v in zip(tasks, metrics)])
 

@@ -1,4 +1,4 @@
-"""`mtlbench tune`: Optuna tuning with an equal budget per model (SPEC.md §2; issues 6, 22).
+"""`mtlbench tune`: Optuna tuning with an equal budget per model (docs/protocol.md §2; issues 6, 22).
 
 One study per (model, suite instance, profile) (``mtlbench.studies.StudyId``). Modules, one concern each:
 

@@ -1,6 +1,6 @@
 """`mtlbench tune`: the trial loop of each study, with an equal budget per model (``rules``).
 
-Objective: the validation score of SPEC.md §2 (−mean_k log err_k), computed by ``fit(...,
+Objective: the validation score of docs/protocol.md §2 (−mean_k log err_k), computed by ``fit(...,
 evaluate_test=False)``: the test split is never touched. Every trial stores the raw per-task validation
 metrics, per-task scores (−log err_k) and the validations/epochs it trained as user attributes.
 ``--multi-objective`` maximises the K per-task scores instead (no pruning: Optuna prunes one objective only).

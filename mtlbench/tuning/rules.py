@@ -34,7 +34,7 @@ TUNING_SEED = 1000
 #: Counted trials per study when ``--trials`` is not given.
 DEFAULT_TRIALS = {"quick": 4, "standard": 40}
 PRUNERS = ("hyperband", "halving", "median", "none")
-OBJECTIVE = "val_score = -mean_k log(err_k) on the validation split (SPEC.md section 2), maximised"
+OBJECTIVE = "val_score = -mean_k log(err_k) on the validation split (docs/protocol.md section 2), maximised"
 
 
 def max_steps(data: SuiteData, profile: Profile) -> int:

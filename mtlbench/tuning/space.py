@@ -1,4 +1,4 @@
-"""The search space of a study (SPEC.md §2): the core space shared by every model plus the model's own
+"""The search space of a study (docs/protocol.md §2): the core space shared by every model plus the model's own
 ``search_space(trial, n_tasks)`` (define-by-run). A parameter name belongs to one space only."""
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class _SpaceTrial:
 
 
 def core_space(trial: Any, n_tasks: int) -> dict[str, dict[str, Any]]:
-    """The shared search space (SPEC.md §2): ``{"shared": {...}, "train": {...}}`` overrides."""
+    """The shared search space (docs/protocol.md §2): ``{"shared": {...}, "train": {...}}`` overrides."""
     lr = trial.suggest_float("lr", *LR_RANGE, log=True)
     batch_size = trial.suggest_categorical("batch_size", list(BATCH_SIZES))
     weight_decay = trial.suggest_float("weight_decay", *WEIGHT_DECAY_RANGE, log=True)

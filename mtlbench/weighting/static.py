@@ -1,4 +1,4 @@
-"""`static`: the fixed schedule ω_k(t) = ω_k,0 · γ_k^t of TrainConfig (SPEC.md §2), the default.
+"""`static`: the fixed schedule ω_k(t) = ω_k,0 · γ_k^t of TrainConfig (docs/protocol.md §2), the default.
 
 The step is ``Σ_k ω_k(t) L_k + aux``, exactly the trainer's loss without a strategy.
 """

@@ -66,6 +66,6 @@ def _cgc_ple(rep: Report) -> list[str]:
         return []
     return ["### Is CGC as good as PLE?", "",
             "The seed notes ask whether one CGC level does as well as multi-level PLE once both are tuned. Score: "
-            "SPEC.md §2's − mean log error on test (higher is better), mean over seeds; Welch over seeds, "
+            "docs/protocol.md §2's − mean log error on test (higher is better), mean over seeds; Welch over seeds, "
             "Holm-corrected over the rows of the table that have a verdict; a verdict needs both models tuned or "
             "both at defaults.", "", *out]

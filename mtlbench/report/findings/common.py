@@ -11,7 +11,7 @@ def _model(s: SuiteResult, name: str) -> ModelResult | None:
 
 
 def seed_scores(s: SuiteResult, m: ModelResult) -> list[float]:
-    """The SPEC.md §2 test score of each seed of ``m``."""
+    """The docs/protocol.md §2 test score of each seed of ``m``."""
     return [test_score(s.tasks, [t.values[i] for t in m.tasks]) for i in range(len(m.seeds))]
 
 

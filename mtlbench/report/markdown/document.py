@@ -78,7 +78,7 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
     util = [sp for sp in specs if sp.kind == "utilisation"]
     if util:
         out += ["## Expert utilisation", "",
-                "Fixed comparable configuration (SPEC.md §4): MMoE 3 experts; CGC and PLE 1 task-specific expert per task "
+                "Fixed comparable configuration (docs/protocol.md §5): MMoE 3 experts; CGC and PLE 1 task-specific expert per task "
                 "and 1 shared expert; ML-MMoE and PLE with 2 levels, shown per level. Mean ± std over the test set of "
                 "the weight each gate puts on each expert (one training run, default training parameters); a blank cell is an "
                 "expert that gate cannot mix.", ""]

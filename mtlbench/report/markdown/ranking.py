@@ -46,7 +46,7 @@ def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str, wi
         f"## {title}",
         "",
         *note,
-        "Rank within each suite by the mean test score over seeds (SPEC.md §2's `− mean_k log(err_k)`, err = 1 − AUC "
+        "Rank within each suite by the mean test score over seeds (docs/protocol.md §2's `− mean_k log(err_k)`, err = 1 − AUC "
         "or MSE; 1 = best, ties share the mean rank); a sweep counts as one suite family (its points' ranks are "
         "averaged); mean rank over families. **beats single-task** / **seesaw**: in how many suite families "
         "(a sweep counts when it holds on more than half its points).",

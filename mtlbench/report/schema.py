@@ -192,6 +192,7 @@ class Report:
     default_records: list[dict[str, Any]] = field(default_factory=list)  # the default-parameter runs (one per seed)
     convergence: list[Any] = field(default_factory=list)  # ``convergence.SuiteConvergence`` per suite
     experiment: Any = None  # ``experiment.Experiment`` of the MMoE synthetic runs, or None
+    scope: str = "official"  # ``scope.Scope``: the leaderboard's registered suites, or the user's suites and --set runs
 
     @property
     def withheld(self) -> set[str]:

@@ -140,7 +140,8 @@ def test_set_runs_of_a_registered_suite_go_to_the_user_report():
     rec = {"suite_family": "video", "params_source": "default", "params_sources": ["default", "default+set:lr=0.01"]}
     assert record_in_scope(rec, "official")["params_sources"] == ["default"]
     assert record_in_scope(rec, "user")["params_sources"] == ["default+set:lr=0.01"]
-    assert record_in_scope({"suite_family": "my_shop", "params_source": "default"}, "official") is None
+    user = {"suite_family": "my_shop", "suite_params": {"suite_file": "shop.toml"}, "params_source": "default"}
+    assert record_in_scope(user, "official") is None and record_in_scope(user, "user") is user
 
 
 def test_ctrl_c_says_what_is_kept_and_how_to_resume(tmp_path, shop, monkeypatch):

@@ -18,12 +18,18 @@ def _official_label(label: str) -> bool:
     return OVERRIDE_MARK not in label
 
 
+def is_user_record(r: dict[str, Any]) -> bool:
+    """A record of a suite read from a suite file (``tasks/user_file.py`` keeps its path in ``suite_params``)."""
+    params = r.get("suite_params")
+    return isinstance(params, dict) and bool(params.get("suite_file"))
+
+
 def record_in_scope(r: dict[str, Any], scope: Scope) -> dict[str, Any] | None:
     """The record as ``scope`` sees it (only the labels that belong to it), or None when none does. A user
     suite's record belongs to the user scope with every label; a registered suite's record belongs to the
     official scope with its labels without overrides and to the user scope with its override labels."""
     labels = list(r.get("params_sources") or [r["params_source"]])
-    if not is_registered_suite(str(r.get("suite_family") or "")):
+    if is_user_record(r):
         kept = labels if scope == "user" else []
     else:
         kept = [lb for lb in labels if _official_label(lb) == (scope == "official")]
@@ -42,13 +48,18 @@ def _suite_family(suite: str) -> str:
     return suite.split("[", 1)[0]
 
 
-def studies_in_scope(studies: list[Study], scope: Scope, user_suites: set[str]) -> list[Study]:
-    """Studies of registered suites belong to the official scope; those of user suites (by family, or named in
-    ``user_suites``) to the user scope."""
-    def official(st: Study) -> bool:
-        return bool(st.suite) and st.suite not in user_suites and is_registered_suite(_suite_family(st.suite))
-    return [st for st in studies if official(st) == (scope == "official")]
+def studies_in_scope(studies: list[Study], scope: Scope, user_suites: set[str], official_suites: set[str]) -> list[Study]:
+    """A study belongs to the user scope when its suite is one of ``user_suites`` (the suites of user records),
+    or when it is neither a registered suite nor the suite of an official record (a user suite tuned before any
+    run); otherwise to the official scope."""
+    def user(st: Study) -> bool:
+        return st.suite in user_suites or (st.suite not in official_suites
+                                           and not is_registered_suite(_suite_family(st.suite or "")))
+    return [st for st in studies if user(st) == (scope == "user")]
 
 
-def utilisation_in_scope(utilisation: list[Utilisation], scope: Scope) -> list[Utilisation]:
-    return [u for u in utilisation if is_registered_suite(_suite_family(u.suite)) == (scope == "official")]
+def utilisation_in_scope(utilisation: list[Utilisation], scope: Scope, user_suites: set[str]) -> list[Utilisation]:
+    """Utilisation exports of user suites (``user_suites``, or an unregistered suite family) are the user scope's."""
+    def user(u: Utilisation) -> bool:
+        return u.suite in user_suites or not is_registered_suite(_suite_family(u.suite))
+    return [u for u in utilisation if user(u) == (scope == "user")]

@@ -77,6 +77,11 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
         out += [f"Interactive charts (offline, plotly.js shipped beside them): [{chart_prefix}/report.html]({chart_prefix}/report.html).", ""]
     for s in rep.suites:
         out += _render_suite(s, chart_prefix, by_key)
+    curves = [sp for sp in specs if sp.kind == "curves"]
+    if curves:
+        out += ["## Learning curves", "", curves[0].caption, ""]
+        for sp in curves:
+            out += [f"![{sp.title}]({chart_prefix}/{sp.name}.png)", ""]
     sweep = [sp for sp in specs if sp.kind == "sweep"]
     if sweep:
         out += ["## Correlation sweep", ""]

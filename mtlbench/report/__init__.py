@@ -51,13 +51,12 @@ __all__ = [
 
 
 class _CallableModule(types.ModuleType):
-    """``mtlbench.report(...)`` writes the reports, as ``mtlbench report`` does (``mtlbench.api.report``)."""
+    """``mtlbench.report(profile)`` writes the reports, as ``mtlbench report`` does (``mtlbench.api.report``,
+    which also checks suite files first)."""
 
-    def __call__(self, profile: str | None = None, results_dir=None, charts: bool = True, static: bool = True,
-                 suite_files=None) -> list[ReportFiles]:
-        from ..api import report
-
-        return report(profile, results_dir, charts=charts, static=static, suite_files=suite_files)
+    def __call__(self, profile: str | None = None, results_dir=None, charts: bool = True, static: bool = True) -> list[ReportFiles]:
+        return [f for p in ([profile] if profile else profiles_with_records(results_dir))
+                for f in generate_all(p, results_dir, charts=charts, static=static)]
 
 
 sys.modules[__name__].__class__ = _CallableModule

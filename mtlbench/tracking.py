@@ -12,11 +12,14 @@ summaries) and logs them, so the training loop and the report never import mlflo
   and its per-epoch intermediate values. Tagged ``mtlbench.study`` / ``mtlbench.trial``: logged once per trial
   state.
 
-The default URI is a local file store, ``./mlruns``.
+The default URI is a local file store, ``./mlruns`` (MLflow 3 keeps that backend in maintenance mode and
+refuses it unless ``MLFLOW_ALLOW_FILE_STORE=true``, which the sink sets for ``file:`` URIs; pass
+``sqlite:///mlflow.db`` or a server URL for a database store).
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -61,6 +64,8 @@ class MlflowSink:
         except ImportError:
             raise MtlbenchError("--mlflow needs MLflow: pip install 'mtlbench[mlflow]' (or pip install mlflow).") from None
         self.uri = tracking_uri(uri)
+        if self.uri.startswith("file:"):  # MLflow 3 keeps its file store but refuses it unless this is set
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.client = MlflowClient(tracking_uri=self.uri)
         self._experiments: dict[str, str] = {}
 

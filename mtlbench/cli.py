@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -20,13 +21,30 @@ app = typer.Typer(help="Benchmark multi-task learning models against single-task
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 list_app = typer.Typer(help="List registered models, suites and profiles.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
-console = Console()
-err_console = Console(stderr=True)
+#: Width of output that goes to a file or pipe (a terminal's own width is used where there is one;
+#: $COLUMNS overrides both), so tables are not cut at 80 columns in logs.
+PIPE_WIDTH = 200
+
+
+def _console(stderr: bool = False) -> Console:
+    c = Console(stderr=stderr)
+    if not c.is_terminal and "COLUMNS" not in os.environ:
+        c = Console(stderr=stderr, width=PIPE_WIDTH)
+    return c
+
+
+console = _console()
+err_console = _console(stderr=True)
 STATE = {"debug": False}
 
+#: Keep in step with ``mtlbench.profiles.DEFAULT_PROFILE`` (tests/test_cli.py checks it).
+DEFAULT_PROFILE = "quick"
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="quick | standard")]
 ResultsOpt = Annotated[Optional[Path], typer.Option("--results-dir", help="Where records live (default: ./results or $MTLBENCH_RESULTS).")]
 SuiteOpt = Annotated[Optional[list[str]], typer.Option("--suite", "-s", help="Suite or instance, e.g. synthetic[p=0.5]; repeatable. Default: all.")]
+SuiteFileOpt = Annotated[Optional[list[Path]], typer.Option("--suite-file", help="A user suite TOML file (see tasks/examples/example_suite.toml); repeatable. Without --suite, only these suites.")]
+MlflowOpt = Annotated[Optional[str], typer.Option("--mlflow", is_flag=False, flag_value="mlruns", metavar="[URI]",
+                                                  help="Log to MLflow (pip install 'mtlbench\\[mlflow]'): a tracking URI or folder; --mlflow alone: ./mlruns.")]
 
 
 @app.callback()
@@ -93,8 +111,9 @@ class _RichProgress:
     """Progress bars for runs: one line per (suite/model/seed), epochs with the current val score."""
 
     def __init__(self, total_runs: int):
-        self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=err_console, transient=False)
+        self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(bar_width=None if err_console.width > 100 else 20),
+                            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(compact=True),
+                            console=err_console, transient=False, expand=False)
         self.total_runs = total_runs
         self.overall = None
         self.current = None
@@ -134,7 +153,7 @@ def run_cmd(
     models: Annotated[Optional[list[str]], typer.Argument(help="Models to run (default with --all: every model).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every registered model on every suite.")] = False,
     suite: SuiteOpt = None,
-    suite_file: Annotated[Optional[list[Path]], typer.Option("--suite-file", help="A user suite TOML file (see tasks/examples/example_suite.toml); repeatable. Without --suite, only these suites run.")] = None,
+    suite_file: SuiteFileOpt = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per run (default: the profile's).")] = None,
     profile: ProfileOpt = "quick",
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
@@ -143,11 +162,17 @@ def run_cmd(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a hyper-parameter, e.g. --set lr=0.003 --set n_experts=4.")] = None,
     params_from: Annotated[Optional[str], typer.Option("--params-from", help="Tuned params: a profile whose studies to use, a study JSON, a params JSON, or 'default'. Default: this profile's studies (mtlbench tune) when they exist, else defaults.")] = None,
     weighting: Annotated[Optional[list[str]], typer.Option("--weighting", "-w", help="Loss-weighting strategy (mtlbench list weightings), repeatable; '*' runs every one. Default: static.")] = None,
+    mlflow: MlflowOpt = None,
 ) -> None:
-    """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes."""
+    """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes.
+
+    Ends with a table of the test metrics and writes the report: the leaderboard for the registered suites, a
+    separate report under results/<profile>/user/ for --suite-file suites and --set runs."""
+    from .api import run
     from .params import parse_overrides
     from .profiles import get_profile
-    from .runner import resolve_models, run
+    from .records import RecordStore
+    from .runner import resolve_models
     from .suites import expand_suites
     from .tasks.user_file import with_suite_files
     from .tuning import StudyParams
@@ -157,21 +182,88 @@ def run_cmd(
         raise MtlbenchError("name the models to run, or pass --all for every registered model.")
     prof = get_profile(profile)
     suite = with_suite_files(suite, suite_file)  # registers (and checks) the user's suite files
+    instances = expand_suites(suite, prof)
+    overrides = parse_overrides(set_)
     n_weightings = len(list_weightings()) if weighting and "*" in weighting else len(weighting or [None])
-    n_runs = len(expand_suites(suite, prof)) * len(resolve_models(models or None)) * (seeds or prof.seeds) * n_weightings
-    with _RichProgress(n_runs) as progress:
-        summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
-                      overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir), weightings=weighting)
+    n_runs = len(instances) * len(resolve_models(models or None)) * (seeds or prof.seeds) * n_weightings
+    store = RecordStore(prof.name, results_dir)
+    before = _record_count(store)
+    try:
+        with _RichProgress(n_runs) as progress:
+            summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
+                          overrides=overrides, params=StudyParams(params_from, results_dir), mlflow=mlflow,
+                          weightings=weighting)
+    except KeyboardInterrupt:
+        _interrupted_run(store, before)
+        raise typer.Exit(130) from None
     labelled = (f", {len(summary.labelled)} already trained under another parameter source (label added)"
                 if summary.labelled else "")
+    _print_run_metrics(summary.keys, prof.name, results_dir)
     console.print(f"[bold]{len(summary.done)}[/] trained{labelled}, {len(summary.skipped)} already done, "
                   f"{len(summary.failed)} failed  (profile {profile}).")
     for label, reason in summary.failed:
         console.print(Text(f"  failed {label}: {reason}", style="red"))
     if summary.done or summary.skipped or summary.labelled:
-        _report_after_run(profile, results_dir)
+        _report_after_run(profile, results_dir, _report_scopes(instances, bool(overrides)))
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _record_count(store) -> int:
+    return sum(1 for _ in store.records_dir.glob("*.json")) if store.records_dir.is_dir() else 0
+
+
+def _resume_command() -> str:
+    return shlex.join(["mtlbench", *sys.argv[1:]]) if sys.argv[1:] else "the same command"
+
+
+def _interrupted_run(store, before: int) -> None:
+    """What Ctrl-C leaves: finished records, the checkpoint of the run in training, and how to go on."""
+    n = _record_count(store) - before
+    err_console.print(Text(
+        f"interrupted: {n} record(s) finished by this command and every earlier one are kept in {store.records_dir}; "
+        f"the run that was training keeps its last per-epoch checkpoint ({store.dir / 'ckpt'}) and continues from it. "
+        f"Resume with: {_resume_command()}"), soft_wrap=True)
+
+
+def _report_scopes(instances: list[str], overrides: bool) -> list[str]:
+    """Which reports a run changes: the leaderboard only for registered suites without --set, the user report
+    for user suites and --set runs (so a run of your own data never rewrites the leaderboard)."""
+    from .metadata import is_registered_suite
+    from .names import parse_instance
+
+    registered = [is_registered_suite(parse_instance(i)[0]) for i in instances]
+    scopes = []
+    if any(registered) and not overrides:
+        scopes.append("official")
+    if overrides or not all(registered):
+        scopes.append("user")
+    return scopes
+
+
+def _print_run_metrics(keys: list[str], profile: str, results_dir: Optional[Path]) -> None:
+    """The test metrics of the requested runs that have a record: mean ± std over seeds per (suite, model) and
+    task, and the gain over single_task where it ran too."""
+    from .results import records_by_key, summarise_runs
+
+    rows = summarise_runs(records_by_key(keys, profile, results_dir))
+    if not rows:
+        return
+    n_tasks = max(len(r.tasks) for r in rows)
+    narrow = console.width < 100
+    table = Table("suite", "model", "seeds", *[f"task {k + 1}" for k in range(n_tasks)],
+                  title="Test metrics (mean ± std over seeds; gain: over single_task, positive = better)",
+                  title_justify="left", expand=False)
+    for r in rows:
+        cells = []
+        for t in r.tasks:
+            arrow = "↑" if t.higher_is_better else "↓"
+            text = f"{t.task} {t.metric}{arrow} {t.mean:.4f}" + (f" ± {t.std:.4f}" if t.std is not None else "")
+            if t.gain is not None:
+                text += f"{chr(10) if narrow else '  '}gain {t.gain:+.4f}"
+            cells.append(Text(text))
+        table.add_row(Text(r.suite), Text(r.model), str(r.seeds), *cells, *[""] * (n_tasks - len(cells)))
+    console.print(table)
 
 
 # ------------------------------------------------------------------------ tune
@@ -180,7 +272,8 @@ def tune_cmd(
     models: Annotated[Optional[list[str]], typer.Argument(help="Models to tune (with --all: every model).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every registered model on every suite of the profile.")] = False,
     suite: SuiteOpt = None,
-    trials: Annotated[Optional[int], typer.Option("--trials", "-n", help="Trials per (model, suite) study, the same for every model (default: quick 4, standard 40). Running again continues up to this count.")] = None,
+    suite_file: SuiteFileOpt = None,
+    trials: Annotated[Optional[int], typer.Option("--trials", "-n", help="Trials per (model, suite) study, the same for every model (default: quick 4, standard 40; the leaderboard's protocol uses 20). Running again continues up to this count.")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Start no new trial after this many seconds.")] = None,
     profile: ProfileOpt = "quick",
     storage: Annotated[Optional[str], typer.Option("--storage", help="postgresql://USER:PASS@HOST/DB to share studies between workers (or sqlite:///F.db, journal:FILE). Default: a journal file per study under results/<profile>/studies/.")] = None,
@@ -189,9 +282,10 @@ def tune_cmd(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     results_dir: ResultsOpt = None,
     sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own).")] = None,
+    mlflow: MlflowOpt = None,
 ) -> None:
     """Tune hyper-parameters on validation with an equal budget per model; `run` then uses the best ones."""
-    from .tuning import tune
+    from .api import tune
 
     if not models and not all_:
         raise MtlbenchError("name the models to tune, or pass --all for every registered model.")
@@ -203,8 +297,15 @@ def tune_cmd(
         err_console.print(Text(f"{ev.study}  trial {ev.number} {ev.state.lower()} {value}  {ev.counted}/{ev.target}{note}"),
                           soft_wrap=True)
 
-    summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
-                     results_dir, sampler_seed, progress, notify=lambda msg: err_console.print(Text(msg), soft_wrap=True))
+    try:
+        summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
+                         results_dir, sampler_seed, progress, notify=lambda msg: err_console.print(Text(msg), soft_wrap=True),
+                         suite_files=suite_file, mlflow=mlflow)
+    except KeyboardInterrupt:
+        err_console.print(Text(f"interrupted: finished trials are kept in the studies (results/{profile}/studies/ or "
+                               f"--storage); the trial that was running is retried. Resume with: {_resume_command()}"),
+                          soft_wrap=True)
+        raise typer.Exit(130) from None
     _print_tuning(summaries)
 
 
@@ -215,13 +316,15 @@ def _fmt_params(params: dict) -> str:
 def _print_tuning(summaries: list[dict]) -> None:
     from .model import get_model_class
 
-    table = Table("model", "suite", "trials", "epoch cap", "param budget", "best trial", "val objective", "defaults",
+    wide = console.width >= 110  # a narrow terminal leaves out the budget columns (the same for every model)
+    table = Table("model", "suite", "trials", *(["epoch cap", "param budget"] if wide else []), "best trial", "val objective", "defaults",
                   title="Best trials (validation only; single_task: each task's own best trial; "
-                        "defaults: the reference trial's objective)")
+                        "defaults: the reference trial's objective)", title_justify="left")
     lines, fronts = [], []
     for s in summaries:
         b = s["budget"]
-        row = [Text(s["model"]), Text(s["suite"]), f"{s['n_counted']}/{b['n_trials']}", str(b["max_epochs"]), str(b["param_budget"])]
+        row = [Text(s["model"]), Text(s["suite"]), f"{s['n_counted']}/{b['n_trials']}",
+               *([str(b["max_epochs"]), str(b["param_budget"])] if wide else [])]
         best = s["best"]
         if s["multi_objective"]:
             fronts.append(s)
@@ -237,7 +340,7 @@ def _print_tuning(summaries: list[dict]) -> None:
             lines.append(Text(f"{s['model']} @ {s['suite']} #{best['number']}: {what}"))
             if get_model_class(s["model"]).independent_tasks:  # `run` trains each task with its own best trial
                 for p in s["per_task_best"]:
-                    table.add_row("", Text(f"task {p['task']}"), "", "", "", f"#{p['number']}", f"{p['score']:.4f}", "")
+                    table.add_row("", Text(f"task {p['task']}"), "", *([""] * (2 * wide)), f"#{p['number']}", f"{p['score']:.4f}", "")
     console.print(table)
     for line in lines:
         console.print(line, soft_wrap=True)
@@ -256,7 +359,7 @@ def status_cmd(
     profile: ProfileOpt = "quick",
     results_dir: ResultsOpt = None,
     suite: SuiteOpt = None,
-    suite_file: Annotated[Optional[list[Path]], typer.Option("--suite-file", help="A user suite TOML file; repeatable. Without --suite, only these suites are shown.")] = None,
+    suite_file: SuiteFileOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per (suite, model, seed).")] = False,
 ) -> None:
     """Which (suite, model, seed) runs of a profile are done, failed or missing."""
@@ -288,11 +391,12 @@ def reproduce_cmd(
     results_dir: ResultsOpt = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda (use the record's device for exact results)")] = "cpu",
     tolerance: Annotated[float, typer.Option("--tolerance", help="Largest accepted |difference| of a test metric.")] = 1e-9,
+    suite_file: Annotated[Optional[list[Path]], typer.Option("--suite-file", help="The user suite TOML of the record when it moved (the record keeps its path); repeatable.")] = None,
 ) -> None:
     """Re-run one record from its stored config, seed and data checksum, and compare the test metrics."""
-    from .runner import reproduce
+    from .api import reproduce
 
-    out = reproduce(key, profile, results_dir, device)
+    out = reproduce(key, profile, results_dir, device, suite_files=suite_file)
     rec = out["record"]
     table = Table("task", "metric", "recorded", "reproduced", "|diff|",
                   title=Text(f"{rec['suite']} / {rec['model']} / seed {rec['seed']}  (record {rec['key']})"))
@@ -310,19 +414,21 @@ def reproduce_cmd(
 
 # ------------------------------------------------------------------------ report
 def _print_report(files) -> None:
-    console.print(Text(f"leaderboard: {files.markdown}"), soft_wrap=True)
+    what = "your suites' report" if files.markdown.parent.name == "user" else "leaderboard"
+    console.print(Text(f"{what}: {files.markdown}"), soft_wrap=True)
     if files.html is not None:
         console.print(Text(f"interactive charts: {files.html}" + (f" (+ {len(files.images)} PNG)" if files.images else "")), soft_wrap=True)
     if files.notice:
         err_console.print(Text(files.notice), soft_wrap=True)
 
 
-def _report_after_run(profile: str, results_dir: Optional[Path]) -> None:
-    """`run` ends with the profile's report; a report problem never hides the finished runs."""
-    from .report import generate
+def _report_after_run(profile: str, results_dir: Optional[Path], scopes: list[str]) -> None:
+    """`run` ends with the profile's reports of ``scopes``; a report problem never hides the finished runs."""
+    from .report import generate_all
 
     try:
-        _print_report(generate(profile, results_dir))
+        for files in generate_all(profile, results_dir, scopes=scopes):
+            _print_report(files)
     except MtlbenchError as err:
         err_console.print(Text(f"report not written: {err}"), soft_wrap=True)
     except Exception as err:  # noqa: BLE001 - the records are safe; say what broke and how to retry
@@ -339,15 +445,18 @@ def report_cmd(
     results_dir: ResultsOpt = None,
     no_charts: Annotated[bool, typer.Option("--no-charts", help="Only the markdown (no HTML, no images).")] = False,
     no_static: Annotated[bool, typer.Option("--no-static", help="HTML charts only: skip PNG export (needs a browser).")] = False,
+    suite_file: Annotated[Optional[list[Path]], typer.Option("--suite-file", help="User suite TOML files to check first; repeatable.")] = None,
 ) -> None:
     """Write the profile's leaderboard (seesaw tables, ranking, paper references) and its charts.
 
     The standard profile writes the top-level leaderboard.md (next to the results folder); other profiles
-    write results/<profile>/leaderboard.md. Charts go to results/<profile>/charts/ (report.html, PNGs)."""
-    from .report import generate, profiles_with_records
+    write results/<profile>/leaderboard.md. Charts go to results/<profile>/charts/ (report.html, PNGs).
+    Records of user suites (--suite-file) and of --set runs never enter the leaderboard: they get their own
+    report, results/<profile>/user/leaderboard.md with charts in results/<profile>/user/charts/."""
+    from .api import report
 
-    for p in [profile] if profile else profiles_with_records(results_dir):
-        _print_report(generate(p, results_dir, charts=not no_charts, static=not no_static))
+    for files in report(profile, results_dir, charts=not no_charts, static=not no_static, suite_files=suite_file):
+        _print_report(files)
 
 
 @app.command("leaderboard")
@@ -360,7 +469,16 @@ def leaderboard_cmd(
     (no charts, no browser: the markdown only)."""
     from .report import build_report, chart_link_prefix, check as check_file, profiles_with_records, render_markdown
 
-    profiles = [profile] if profile else profiles_with_records(results_dir)
+    if profile:
+        profiles = [profile]
+    else:
+        profiles_with_records(results_dir)  # no record at all: the one-line error
+        try:
+            profiles = profiles_with_records(results_dir, scope="official")
+        except MtlbenchError:
+            console.print("no records of the registered suites: there is no leaderboard to check (user suites and "
+                          "--set runs have their own report, results/<profile>/user/).")
+            return
     if not check:
         for p in profiles:
             sys.stdout.write(render_markdown(build_report(p, results_dir), chart_link_prefix(p, results_dir)))
@@ -383,11 +501,15 @@ def utilisation_cmd(
     seed: Annotated[int, typer.Option("--seed", help="Training seed of the fixed configuration.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Measure again even when an export of the same data exists.")] = False,
     results_dir: ResultsOpt = None,
+    suite_file: SuiteFileOpt = None,
 ) -> None:
     """Expert utilisation of the gated models in SPEC.md §4's fixed configuration (default suites: video,
-    census_income), stored under results/<profile>/utilisation/ for `mtlbench report`."""
+    census_income), stored under results/<profile>/utilisation/ for `mtlbench report` (user suites: in the
+    user report)."""
+    from .api import register_suite_files
     from .utilisation import run as run_utilisation
 
+    suite = register_suite_files(suite, suite_file)
     paths = run_utilisation(profile, suite, model, results_dir, device, seed, force, log=lambda m: err_console.print(Text(m)))
     console.print(f"{len(paths)} utilisation export(s) written; `mtlbench report --profile {profile}` draws them.")
 
@@ -420,6 +542,55 @@ def experiment_cmd(
     console.print(f"{trained} run(s) trained; results in {E.out_dir(profile, results_dir)}")
 
 
+# ------------------------------------------------------------------------ export / compare
+@app.command("export")
+def export_cmd(
+    profile: AnyProfileOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv | parquet")] = "csv",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write results.<format> and histories.<format> to.")] = Path("export"),
+    results_dir: ResultsOpt = None,
+) -> None:
+    """Export records as tables: results.<format> (one row per record and task: test and validation metrics,
+    cost, provenance) and histories.<format> (one row per record, evaluation and task), long format."""
+    from .api import export
+
+    for path in export(profile, fmt, out, results_dir):
+        console.print(Text(f"wrote {path}"), soft_wrap=True)
+
+
+@app.command("compare")
+def compare_cmd(
+    key_a: Annotated[str, typer.Argument(help="First record key (at least 6 characters).")],
+    key_b: Annotated[str, typer.Argument(help="Second record key.")],
+    profile: AnyProfileOpt = None,
+    results_dir: ResultsOpt = None,
+) -> None:
+    """Compare two records: the configuration that differs and each task's test metric, B − A with its
+    standard error (test-set SEs combined) and, where both hold paired bootstrap replicates of the same test
+    data, the paired 95 % interval."""
+    from .api import compare
+
+    c = compare(key_a, key_b, profile, results_dir)
+    a, b = c.a, c.b
+    console.print(Text(f"A {a['key']}: {a['suite']} / {a['model']} / seed {a['seed']} ({a['params_source']})"), soft_wrap=True)
+    console.print(Text(f"B {b['key']}: {b['suite']} / {b['model']} / seed {b['seed']} ({b['params_source']})"), soft_wrap=True)
+    cfg = Table("field", "A", "B", title="Configuration that differs", title_justify="left")
+    for name, va, vb in c.config:
+        cfg.add_row(Text(name), Text(repr(va)), Text(repr(vb)))
+    console.print(cfg if c.config else Text("Same configuration."))
+    table = Table("task", "metric", "A", "B", "B − A", "± SE", "paired 95 % interval", title="Test metrics", title_justify="left")
+    for m in c.metrics:
+        arrow = "↑" if m.higher_is_better else "↓"
+        table.add_row(Text(m.task), f"{m.metric}{arrow}", f"{m.a:.5f}", f"{m.b:.5f}", f"{m.diff:+.5f}",
+                      f"{m.se:.5f}" if m.se is not None else "–",
+                      f"[{m.paired[0]:+.5f}, {m.paired[1]:+.5f}]" if m.paired else "–")
+    console.print(table)
+    if not c.metrics:
+        console.print("the records share no task; nothing to compare.")
+    if c.paired_note:
+        console.print(Text(c.paired_note), soft_wrap=True)
+
+
 def main() -> None:
     try:
         app()
@@ -429,7 +600,8 @@ def main() -> None:
         err_console.print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        err_console.print("interrupted: finished records are kept; run the same command again to resume.")
+        err_console.print(Text(f"interrupted: finished records, trials and exports are kept; resume with: {_resume_command()}"),
+                          soft_wrap=True)
         sys.exit(130)
 
 

@@ -97,3 +97,19 @@ def suite_meta(family: str) -> SuiteMeta:
     if spec is None:
         return _PLAIN
     return getattr(importlib.import_module(name), "META", _PLAIN)
+
+
+#: Modules of ``mtlbench.tasks`` that are not suite families.
+_NOT_SUITES = frozenset({"user_file"})
+
+
+@cache
+def is_registered_suite(family: str) -> bool:
+    """Whether ``family`` is one of the benchmark's own suites (a module ``tasks/<family>.py``), as opposed to a
+    user suite read from a ``--suite-file`` TOML. Only registered suites enter the official leaderboard."""
+    if not family.isidentifier() or family.startswith("_") or family.endswith("_meta") or family in _NOT_SUITES:
+        return False
+    try:
+        return importlib.util.find_spec(f"mtlbench.tasks.{family}") is not None
+    except ModuleNotFoundError:
+        return False

@@ -49,6 +49,10 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+#: The profile every command and API function uses when none is given.
+DEFAULT_PROFILE = "quick"
+
+
 def get_profile(name: str) -> Profile:
     if name not in PROFILES:
         raise did_you_mean("profile", name, list(PROFILES))

@@ -176,19 +176,35 @@ class RecordStore:
     def claim(self, key: str) -> Iterator[bool]:
         """Hold an exclusive lock on ``key`` while training it. Yields False when another process holds
         it (two ``mtlbench run`` on one results dir split the work instead of racing). The OS releases
-        the lock when a process dies, so a killed run never leaves a stale claim."""
+        the lock when a process dies, so a killed run never leaves a stale claim. The holder removes the lock
+        file (and the empty ``locks/`` folder) when done; a process that locked a removed file tries again."""
         lock_dir = self.dir / "locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / f"{key}.lock", "a") as fh:
+        path = lock_dir / f"{key}.lock"
+        while True:
+            lock_dir.mkdir(parents=True, exist_ok=True)
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
+                fh = open(path, "a")
+            except FileNotFoundError:  # another process removed the empty folder in between
+                continue
+            with fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                try:
+                    if os.fstat(fh.fileno()).st_ino != os.stat(path).st_ino:
+                        continue  # the holder removed this file after we opened it: lock the current one
+                except FileNotFoundError:
+                    continue
+                try:
+                    yield True
+                finally:  # the lock file goes while still held, so no one locks a removed file unnoticed
+                    path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        lock_dir.rmdir()  # only when empty
+                    fcntl.flock(fh, fcntl.LOCK_UN)
                 return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The record whose key starts with ``prefix`` (at least 6 characters)."""
@@ -221,12 +237,13 @@ def _read_dir(d: Path) -> list[dict[str, Any]]:
     return out
 
 
-def load_records(profile: str = "standard", results_dir: str | Path | None = None) -> list[dict[str, Any]]:
+def load_records(profile: str = "quick", results_dir: str | Path | None = None) -> list[dict[str, Any]]:
     return RecordStore(profile, results_dir).records()
 
 
-def load_results(profile: str = "standard", results_dir: str | Path | None = None) -> pl.DataFrame:
-    """All records of a profile as a polars DataFrame, one row per (record, task).
+def load_results(profile: str = "quick", results_dir: str | Path | None = None) -> pl.DataFrame:
+    """All records of a profile as a polars DataFrame, one row per (record, task). (``mtlbench.load_results``
+    is ``mtlbench.results.load_results``: every profile by default, with a ``profile`` column.)
 
     Columns: key, suite, suite_family, model, seed, params_source, task, kind, metric, higher_is_better,
     val, test, test_se, n_params, flops_per_sample, train_seconds, epochs_run, timestamp, commit.

@@ -37,6 +37,7 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run, reason)
     labelled: list[str] = field(default_factory=list)  # finished runs that got the requested label added, untrained
+    keys: list[str] = field(default_factory=list)  # record keys of every requested run, in order
 
 
 def build_record(model_name: str, data: SuiteData, profile: Profile, params: RunParams, seed: int, device: torch.device, result, n_params: int, flops: float,
@@ -282,6 +283,7 @@ def _run_model(model_name, data, prof, rp, n_seeds, force, dev, store, progress,
     parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
                         profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds)}
     keys = {seed: key_of(**p) for seed, p in parts.items()}
+    summary.keys.extend(keys.values())
     together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)
     for seed, key in keys.items():
         if seed in together:  # trained with the other seeds as one stacked model (multiseed)
@@ -454,6 +456,22 @@ def status(profile: str = "quick", results_dir: str | Path | None = None, models
     return rows
 
 
+def _register_record_suite(rec: dict[str, Any]) -> None:
+    """Make a user suite's record reproducible: register its suite file (the path the record keeps) unless a
+    suite of that name is registered already (e.g. through ``--suite-file``)."""
+    from .suites import SUITES
+
+    path = (rec.get("suite_params") or {}).get("suite_file")
+    if not path or rec["suite_family"] in SUITES.names():
+        return
+    if not Path(path).is_file():
+        raise MtlbenchError(f"record {rec['key']} was made from the suite file {path}, which no longer exists; "
+                            "pass its new path with --suite-file.")
+    from .tasks.user_file import register_suite_file
+
+    register_suite_file(path)
+
+
 def reproduce(key: str, profile: str = "quick", results_dir: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
     """Re-run one record from what it stores (suite, data checksum, params, seed) and compare.
 
@@ -464,6 +482,7 @@ def reproduce(key: str, profile: str = "quick", results_dir: str | Path | None =
 
     prof = get_profile(profile)
     rec = RecordStore(prof.name, results_dir).find(key)
+    _register_record_suite(rec)
     data = load_suite(rec["suite"], prof)
     if data.checksum != rec["data_checksum"]:
         raise MtlbenchError(

@@ -63,7 +63,7 @@ from ._prep import encode_categoricals, sha256_file, standardize
 LOADER_VERSION = "1"  # bump when this loader's preprocessing changes (part of the cache key)
 SPLITS = ("train", "val", "test")
 SPLIT_VALUES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-ROW = "__mtlbench_row__"
+ROW = "__mtlbench_row__"  # name of the row-number column added to a data file's table (never shown to users)
 _NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 _TOP_KEYS = {"name", "version", "description", "emb_dim", "data", "features", "tasks", "split"}
 _DATA_KEYS = {"path", "train", "val", "test", "separator", "format"}
@@ -252,22 +252,24 @@ def _read_table(sf: SuiteFile, file: Path, needed: Sequence[str]) -> pl.DataFram
     except (pl.exceptions.PolarsError, OSError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
         raise MtlbenchError(f"cannot read data file {file} as {fmt.upper()} ({first[:160]}); check the file and [data] format/separator.") from None
-    if ROW in df.columns:
-        raise MtlbenchError(f"data file {file} has a column named {ROW!r}, a name mtlbench uses internally; rename it.")
-    df = df.with_row_index(ROW, offset=1)  # data row number in the file (1 = first row after the header)
+    columns = list(df.columns)  # the file's own columns (the row number added below is not one)
+    row = ROW
+    while row in columns:  # a file may hold any column name: the row number takes one it does not use
+        row += "_"
+    df = df.with_row_index(row, offset=1)  # first column: data row number in the file (1 = first row after the header)
     if df.height == 0:
         raise MtlbenchError(f"data file {file} has no rows; give it rows (a split with zero rows cannot be trained or evaluated).")
     for col in needed:
-        if col not in df.columns:
-            close = difflib.get_close_matches(col, df.columns, n=1, cutoff=0.6)
+        if col not in columns:
+            close = difflib.get_close_matches(col, columns, n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            shown = ", ".join(df.columns[:20]) + (", ..." if len(df.columns) > 20 else "")
+            shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
             raise MtlbenchError(f"column {col!r} named in {sf.path} is not in {file}.{hint} Its columns: {shown}; fix the name in the suite file.")
     return df
 
 
 def _rows_hint(df: pl.DataFrame, bad: np.ndarray) -> str:
-    first = int(df[ROW][int(np.flatnonzero(bad)[0])])
+    first = int(df[df.columns[0]][int(np.flatnonzero(bad)[0])])  # the row-number column ``_read_table`` adds first
     return f"{int(bad.sum())} row(s) (first at data row {first})"
 
 

@@ -62,6 +62,17 @@ def test_suite_metadata_matches_the_suite_registry():
             assert family_instances(name, profile) == expand_suites([name], profile), (name, profile.name)
 
 
+def test_registered_suites_are_told_from_user_suites_without_torch(tmp_path):
+    from mtlbench.metadata import is_registered_suite
+    from mtlbench.suites import get_family, list_suites
+    from mtlbench.tasks.user_file import UserFileSuite, register_suite_file
+
+    user = register_suite_file(Path(__file__).resolve().parents[1] / "tasks" / "examples" / "example_suite.toml")
+    for name in list_suites():
+        assert is_registered_suite(name) == (not issubclass(type(get_family(name)), UserFileSuite)), name
+    assert not is_registered_suite(user) and not is_registered_suite("user_file") and not is_registered_suite("census_income_meta")
+
+
 @pytest.mark.skipif(not (STANDARD / "studies").is_dir(), reason="no committed study exports")
 def test_the_report_reads_the_trials_run_takes_by_the_runs_rule():
     from mtlbench.params import run_trials

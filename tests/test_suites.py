@@ -305,7 +305,7 @@ def test_user_suite_file_end_to_end(tmp_path):
 
     # the leaderboard's reproduce command names the suite file (a bare --suite shop would be unknown)
     assert f"mtlbench run hard_sharing --suite-file {path} --seeds 1 --profile quick --params-from default" in R._commands(
-        R.build_report("quick", tmp_path / "res"))
+        R.build_report("quick", tmp_path / "res", "user"))
     from typer.testing import CliRunner
 
     from mtlbench.cli import app

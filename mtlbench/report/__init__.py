@@ -16,10 +16,15 @@ contract in pyproject.toml and ``tests/test_layers.py`` keep it so).
 """
 from __future__ import annotations
 
+import sys
+import types
+
 from ..names import suite_slug as slug
 from .build import build_report
 from .compare import build_suites, trials_used
-from .files import ReportFiles, chart_dir, chart_link_prefix, check, generate, leaderboard_path, profiles_with_records
+from .files import (USER_DIR, ReportFiles, chart_dir, chart_link_prefix, check, generate, generate_all, leaderboard_path,
+                    profiles_with_records, scopes_with_records)
+from .scope import SCOPES, Scope, record_in_scope, records_in_scope
 from .format import code, decimals, fnum, fp, human, md_table
 from .load import (is_tuned, load_records, load_studies, load_utilisation, parse_source, record_views, source_label,
                    study_suite, utilisation_dir)
@@ -35,10 +40,23 @@ from .stats import (ALPHA, BETTER, MARK, NA, NS, WORSE, beats_flag, gain, holm, 
 
 __all__ = [
     "ALPHA", "BETTER", "MARK", "MODEL_ORDER", "NA", "NS", "REFERENCE", "WORSE", "Comparison", "ModelResult", "Report",
-    "ReportFiles", "Study", "SuiteResult", "TaskResult", "Utilisation", "beats_flag", "build_report", "build_suites",
+    "ReportFiles", "SCOPES", "Scope", "Study", "USER_DIR", "generate_all", "record_in_scope", "records_in_scope",
+    "scopes_with_records", "SuiteResult", "TaskResult", "Utilisation", "beats_flag", "build_report", "build_suites",
     "chart_dir", "chart_link_prefix", "check", "code", "decimals", "fnum", "fp", "gain", "generate", "holm", "human",
     "is_tuned", "leaderboard_path", "load_records", "load_studies", "load_utilisation", "md_table", "model_key",
     "parse_source", "profiles_with_records", "ranking", "record_views", "relative_gain", "render_markdown",
     "seesaw_flag", "select_records", "slug", "source_label", "study_suite", "suite_key", "test_score", "trials_used",
     "utilisation_dir", "verdict", "welch_p", "_commands", "_hardware",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``mtlbench.report(profile)`` writes the reports, as ``mtlbench report`` does (``mtlbench.api.report``,
+    which also checks suite files first)."""
+
+    def __call__(self, profile: str | None = None, results_dir=None, charts: bool = True, static: bool = True) -> list[ReportFiles]:
+        return [f for p in ([profile] if profile else profiles_with_records(results_dir))
+                for f in generate_all(p, results_dir, charts=charts, static=static)]
+
+
+sys.modules[__name__].__class__ = _CallableModule

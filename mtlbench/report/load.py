@@ -124,7 +124,7 @@ def _parse_study(st: Any, file: str) -> Study | None:
     directions = attrs.get("directions") or [attrs.get("direction", "maximize")]
     direction = str(directions[0]).lower().removeprefix("studydirection.") if directions else "maximize"
     single = len(directions) <= 1 and not attrs.get("multi_objective")
-    values, params = [], []
+    values, params, pruned_values = [], [], []
     finished = pruned = 0
     reference = None
     for t in trials:
@@ -137,6 +137,8 @@ def _parse_study(st: Any, file: str) -> Study | None:
             if state == "COMPLETE":
                 reference = (int(t.get("number", -1)), float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None)
             continue
+        if single and state == "PRUNED" and (steps := _last_intermediate(t)) is not None:
+            pruned_values.append((int(t.get("number", -1)), steps))
         if single and state == "COMPLETE" and isinstance(v, (int, float)) and math.isfinite(v):
             values.append((int(t.get("number", len(values))), float(v)))
             params.append((dict(t.get("params") or {}), float(v)))
@@ -157,7 +159,15 @@ def _parse_study(st: Any, file: str) -> Study | None:
                  param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None,
                  reference_rule=str(attrs["reference_trial"]) if attrs.get("reference_trial") else None,
                  reference=reference, chosen=chosen_trials(st),
-                 trained_epochs=trained if isinstance(trained, int) else None)
+                 trained_epochs=trained if isinstance(trained, int) else None, pruned_values=pruned_values)
+
+
+def _last_intermediate(trial: dict[str, Any]) -> float | None:
+    """A pruned trial's value where it was stopped: its last finite intermediate (per-epoch) value."""
+    steps = trial.get("intermediate_values") or {}
+    vals = [v for _, v in sorted(((int(k), v) for k, v in steps.items()), key=lambda kv: kv[0])
+            if isinstance(v, (int, float)) and math.isfinite(v)]
+    return float(vals[-1]) if vals else None
 
 
 def _worker_died(trial: dict[str, Any]) -> bool:

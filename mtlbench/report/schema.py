@@ -129,6 +129,7 @@ class Study:
     reference: tuple[int, float | None] | None = None  # (trial number, objective) of the reference trial
     chosen: tuple[int, ...] = ()  # the trial(s) `run` takes: the best one, or each task's best (single_task)
     trained_epochs: int | None = None  # epochs (intermediate values) trained over all its trials, reference included
+    pruned_values: list[tuple[int, float]] = field(default_factory=list)  # (trial number, last intermediate value) of pruned trials
 
     @property
     def kept_defaults(self) -> str:
@@ -192,6 +193,8 @@ class Report:
     default_records: list[dict[str, Any]] = field(default_factory=list)  # the default-parameter runs (one per seed)
     convergence: list[Any] = field(default_factory=list)  # ``convergence.SuiteConvergence`` per suite
     experiment: Any = None  # ``experiment.Experiment`` of the MMoE synthetic runs, or None
+    curves: list[Any] = field(default_factory=list)  # ``curves.SuiteCurves`` of the compared runs, per suite
+    scope: str = "official"  # ``scope.Scope``: the leaderboard's registered suites, or the user's suites and --set runs
 
     @property
     def withheld(self) -> set[str]:

@@ -11,17 +11,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..schema import Report
-from . import cd, experiment, gain, sweep, tuning, utilisation
+from . import cd, curves, experiment, gain, sweep, tuning, utilisation
 from .html import write_html
-from .specs import ChartSpec, chart_specs, model_colour, png_size
+from .specs import ChartSpec, chart_specs, model_colour, model_marker, png_size
 from .static import browser_errors, find_browser, png_digests, write_static
 from .tuning import importance
 
 __all__ = ["ChartSpec", "FIGURES", "build_figure", "browser_errors", "chart_specs", "find_browser", "importance",
-           "model_colour", "png_digests", "png_size", "write_charts", "write_html", "write_static"]
+           "model_colour", "model_marker", "png_digests", "png_size", "write_charts", "write_html", "write_static"]
 
 #: chart kind -> the function that draws its figure
-FIGURES: dict[str, Callable] = {"gain": gain.figure, "sweep": sweep.figure, "utilisation": utilisation.figure,
+FIGURES: dict[str, Callable] = {"gain": gain.figure, "curves": curves.figure, "sweep": sweep.figure, "utilisation": utilisation.figure,
                                 "tuning": tuning.history_figure, "importance": tuning.importance_figure,
                                 "cd": cd.figure, "exp_curves": experiment.curves_figure,
                                 "exp_final": experiment.final_figure}

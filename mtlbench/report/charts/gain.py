@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .specs import ChartSpec, layout, model_colour
+from .specs import FAINT, ChartSpec, highlighted, layout, model_colour, model_marker
 
 
 def figure(spec: ChartSpec):
@@ -35,10 +35,14 @@ def figure(spec: ChartSpec):
         fig.add_shape(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, fillcolor=colour, line_width=0, layer="below")
         fig.add_annotation(x=(x0 + x1) / 2, y=y1 - ey_ * 0.06 if y1 > 0 else y0 + ey_ * 0.06, text=label,
                            showarrow=False, font=dict(color="#555", size=12))
+    shown = highlighted([p[0] for p in pts], {p[0]: (p[1] + p[2]) / 2 for p in pts if math.isfinite(p[1] + p[2])})
     for model, x, y, ex, ey, verdicts in pts:
+        full = model in shown  # a crowded chart: error bars and full colour for the best models only
         fig.add_trace(go.Scatter(
-            x=[x], y=[y], mode="markers", name=model, marker=dict(size=12, color=model_colour(model)),
-            error_x=dict(type="data", array=[ex], visible=True), error_y=dict(type="data", array=[ey], visible=True),
+            x=[x], y=[y], mode="markers", name=model, opacity=1.0 if full else FAINT,
+            marker=dict(size=12 if full else 9, color=model_colour(model), symbol=model_marker(model),
+                        line=dict(width=1, color="#333")),
+            error_x=dict(type="data", array=[ex], visible=full), error_y=dict(type="data", array=[ey], visible=full),
             hovertemplate=f"{model}<br>{s.tasks[0]['name']}: %{{x:.3f}}%<br>{s.tasks[1]['name']}: %{{y:.3f}}%<br>{verdicts}<extra></extra>"))
     layout(fig, spec.title, showlegend=True,
             xaxis=dict(title=f"{s.tasks[0]['name']}: relative gain over single-task (%)", range=[-ex_, ex_],

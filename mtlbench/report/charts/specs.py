@@ -12,14 +12,23 @@ from ..ranking import overall_friedman
 from ..schema import Report, SuiteResult
 
 PNG_SIZE = (900, 560)
-#: Colours per model, stable across charts (plotly's qualitative palette order).
-PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880", "#FF97FF",
-           "#FECB52", "#7F7F7F"]
+#: Colours per model in MODEL_ORDER, stable across charts: Okabe–Ito's colour-blind-safe palette (black for the
+#: single-task reference), extended with distinct hues of Paul Tol's muted scheme and a grey.
+PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#882255",
+           "#117733", "#332288", "#999933", "#888888"]
+#: Marker shape per model family, so models stay apart in print and for every colour vision.
+FAMILY_MARKERS = {"reference": "square", "hard": "circle", "soft": "diamond", "experts": "triangle-up", "funnel": "star"}
+MODEL_FAMILY = {"single_task": "reference", "hard_sharing": "hard", "asymmetric": "hard", "customized": "hard",
+                "cross_stitch": "soft", "sluice": "soft", "mmoe": "experts", "ml_mmoe": "experts", "omoe": "experts",
+                "cgc": "experts", "ple": "experts", "esmm": "funnel", "aitm": "funnel"}
+#: A panel with more models than this highlights the best ``TOP_N`` (colour, error bars) and draws the rest faint.
+CROWDED = 8
+TOP_N = 6
 
 
 @dataclass
 class ChartSpec:
-    kind: str  # gain | sweep | utilisation | tuning | importance | cd | exp_curves | exp_final
+    kind: str  # gain | curves | sweep | utilisation | tuning | importance | cd | exp_curves | exp_final
     key: tuple
     name: str  # file stem, deterministic
     title: str
@@ -31,6 +40,23 @@ class ChartSpec:
 def model_colour(model: str) -> str:
     i = MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER) + sum(map(ord, model))
     return PALETTE[i % len(PALETTE)]
+
+
+def model_marker(model: str) -> str:
+    """The marker shape of the model's family (an unregistered model: a cross)."""
+    return FAMILY_MARKERS.get(MODEL_FAMILY.get(model, ""), "x")
+
+
+def highlighted(models: list[str], score: dict[str, float]) -> set[str]:
+    """The models a crowded panel shows in full: every model when there are at most ``CROWDED``, else the
+    ``TOP_N`` best by ``score`` (higher is better) and the single-task reference."""
+    if len(models) <= CROWDED:
+        return set(models)
+    best = sorted(models, key=lambda m: (-score.get(m, float("-inf")), m))[:TOP_N]
+    return set(best) | ({"single_task"} & set(models))
+
+
+FAINT = 0.3  # opacity of the models a crowded panel does not highlight
 
 
 # ====================================================================== which charts
@@ -57,6 +83,16 @@ def chart_specs(rep: Report) -> list[ChartSpec]:
             "of the gain (seeds and test set combined). Upper right: better on both tasks; lower left: worse on both; "
             "the other two quadrants: the seesaw.*",
             data=s))
+    for c in rep.curves:
+        if not c.models:
+            continue
+        per = "epoch" if c.evals_per_epoch == 1 else f"{c.evals_per_epoch} per epoch"
+        specs.append(ChartSpec(
+            "curves", ("curves", c.suite), f"curves_{slug(c.suite)}", f"Learning curves on {c.suite}",
+            f"*Validation score (SPEC §2) and each task's validation metric at every evaluation ({per}) of the compared "
+            "runs: the line is the mean over seeds, the band ± one standard deviation (seeds that stopped early leave "
+            f"the later points).{' Crowded panels highlight the six best models and the single-task reference.' if len(c.models) > CROWDED else ''}*",
+            data=c))
     fams: dict[str, list[SuiteResult]] = {}
     for s in rep.suites:
         if s.is_sweep:
@@ -82,7 +118,9 @@ def chart_specs(rep: Report) -> list[ChartSpec]:
         sts = by_suite[suite]
         specs.append(ChartSpec(
             "tuning", ("tuning", suite), f"tuning_{slug(suite)}", f"Tuning history on {suite}",
-            f"*Tuning on `{suite}`: validation objective of each completed trial (dots) and the best so far (lines), per model.*",
+            f"*Tuning on `{suite}`: validation objective of each completed trial (dots), of each pruned trial at the "
+            "evaluation where it was stopped (crosses) and of the reference trial, the defaults (large open marker), "
+            "with the best completed trial so far (lines), per model.*",
             data=sts))
         if any(len(st.params) >= 3 for st in sts):
             specs.append(ChartSpec(

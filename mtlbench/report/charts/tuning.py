@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..order import model_key
-from .specs import ChartSpec, layout, model_colour
+from .specs import ChartSpec, layout, model_colour, model_marker
 
 
 def history_figure(spec: ChartSpec):
@@ -18,13 +18,30 @@ def history_figure(spec: ChartSpec):
         values = sorted(st.values)
         xs = [n for n, _ in values]
         ys = [v for _, v in values]
-        best = np.maximum.accumulate(ys) if st.direction.startswith("max") else np.minimum.accumulate(ys)
+        acc = np.maximum.accumulate if st.direction.startswith("max") else np.minimum.accumulate
+        best = acc(ys) if ys else np.asarray([])
         colour = model_colour(st.model)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=f"{st.model} trials", legendgroup=st.model,
-                                 showlegend=False, marker=dict(color=colour, size=6, opacity=0.45)))
-        fig.add_trace(go.Scatter(x=xs, y=best.tolist(), mode="lines", name=st.model, legendgroup=st.model,
-                                 line=dict(color=colour, shape="hv")))
-    layout(fig, spec.title, xaxis=dict(title="trial number"), yaxis=dict(title="validation objective"))
+                                 showlegend=False, marker=dict(color=colour, size=7, opacity=0.55, symbol=model_marker(st.model)),
+                                 hovertemplate=f"{st.model} trial %{{x}}: %{{y:.4f}}<extra></extra>"))
+        if st.pruned_values:
+            px, py = zip(*sorted(st.pruned_values))
+            fig.add_trace(go.Scatter(x=list(px), y=list(py), mode="markers", name=f"{st.model} pruned", legendgroup=st.model,
+                                     showlegend=False, marker=dict(color=colour, size=7, opacity=0.55, symbol="x-thin",
+                                                                   line=dict(width=2, color=colour)),
+                                     hovertemplate=f"{st.model} trial %{{x}} pruned at %{{y:.4f}}<extra></extra>"))
+        if st.reference is not None and st.reference[1] is not None:
+            fig.add_trace(go.Scatter(x=[st.reference[0]], y=[st.reference[1]], mode="markers", name=f"{st.model} defaults",
+                                     legendgroup=st.model, showlegend=False,
+                                     marker=dict(color=colour, size=13, symbol=model_marker(st.model) + "-open", line=dict(width=2)),
+                                     hovertemplate=f"{st.model} reference trial %{{x}} (defaults): %{{y:.4f}}<extra></extra>"))
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=best.tolist(), mode="lines", name=st.model, legendgroup=st.model,
+                                     line=dict(color=colour, shape="hv")))
+    numbers = [n for st in spec.data for n, _ in [*st.values, *st.pruned_values, *([st.reference] if st.reference else [])]]
+    step = max(1, math.ceil((max(numbers, default=0) + 1) / 12))  # integer trial numbers, at most ~12 ticks
+    layout(fig, spec.title, xaxis=dict(title="trial number", tickmode="linear", tick0=0, dtick=step, tickformat="d"),
+           yaxis=dict(title="validation objective"))
     return fig
 
 

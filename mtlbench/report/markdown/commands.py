@@ -13,6 +13,10 @@ from ..order import model_key, suite_key
 from ..schema import Report
 
 
+#: The install command, as the README's "Two commands on a fresh machine" gives it.
+INSTALL = "pip install -c constraints-ci.txt ."
+
+
 def family_instances(family: str, profile: Profile) -> list[str]:
     """The instances `--suite FAMILY` runs for ``profile`` (``SuiteMeta.points``; the family itself when it
     declares none)."""
@@ -47,7 +51,7 @@ def _commands(rep: Report) -> list[str]:
     """The commands that reproduce the compared records (one ``run`` per group of suites that ran the
     same models with the same number of seeds)."""
     P = rep.profile
-    cmds = ["pip install -e ."]
+    cmds = [INSTALL]
     files = {r["suite"]: str(r["suite_params"]["suite_file"]) for r in rep.records
              if isinstance(r.get("suite_params"), dict) and r["suite_params"].get("suite_file")}
     tuned: dict[str, set[str]] = defaultdict(set)

@@ -77,15 +77,16 @@ def list_profiles_cmd() -> None:
 
 # ------------------------------------------------------------------------ run
 class _RichProgress:
-    """Progress bars for runs: one line per (suite/model/seed), epochs with the current val score."""
+    """Progress bars for runs: an overall bar, and one line per run in training (suite/model/seed) with its
+    epochs and current val score. With worker processes (``--jobs``) each worker draws on its own ``lane``."""
 
     def __init__(self, total_runs: int):
         self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=err_console, transient=False)
         self.total_runs = total_runs
         self.overall = None
-        self.current = None
         self.skipped = 0  # runs skipped before the bars were shown
+        self.main = _RunLine(self)
 
     def __enter__(self):
         return self
@@ -94,19 +95,23 @@ class _RichProgress:
         if self.overall is not None:
             self.bar.__exit__(*exc)
 
-    def start(self, label: str, epochs: int) -> None:
+    def show(self) -> None:
         if self.overall is None:  # shown from the first trained run on: errors before it print alone
             self.bar.__enter__()
             self.overall = self.bar.add_task("runs", total=self.total_runs, completed=self.skipped)
-        self.current = self.bar.add_task(label, total=epochs)
+
+    def lane(self, worker: int) -> _RunLine:
+        """The progress of one worker process (``mtlbench.parallel``)."""
+        return _RunLine(self)
+
+    def start(self, label: str, epochs: int) -> None:
+        self.main.start(label, epochs)
 
     def epoch(self, epoch: int, score: float) -> None:
-        desc = self.bar.tasks[self.current].description.split("  val")[0]
-        self.bar.update(self.current, advance=1, description=f"{desc}  val score {score:.4f}")
+        self.main.epoch(epoch, score)
 
     def end(self, runs: int = 1) -> None:
-        self.bar.update(self.current, visible=False)
-        self.bar.advance(self.overall, runs)
+        self.main.end(runs)
 
     def skip(self, runs: int = 1) -> None:
         """Runs that already exist (or another process trains) count as done, so the bar ends at 100 %."""
@@ -114,6 +119,35 @@ class _RichProgress:
             self.skipped += runs
         else:
             self.bar.advance(self.overall, runs)
+
+
+class _RunLine:
+    """The line of the run one process trains right now (the progress protocol of ``runner.run``)."""
+
+    def __init__(self, bars: _RichProgress):
+        self.bars, self.current = bars, None
+
+    def start(self, label: str, epochs: int) -> None:
+        self.bars.show()
+        self.current = self.bars.bar.add_task(label, total=epochs)
+
+    def epoch(self, epoch: int, score: float) -> None:
+        bar = self.bars.bar
+        desc = bar.tasks[self.current].description.split("  val")[0]
+        bar.update(self.current, advance=1, description=f"{desc}  val score {score:.4f}")
+
+    def end(self, runs: int = 1) -> None:
+        self.bars.bar.update(self.current, visible=False)
+        self.bars.bar.advance(self.bars.overall, runs)
+
+    def skip(self, runs: int = 1) -> None:
+        self.bars.skip(runs)
+
+
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: enough to keep every core busy: cores / threads per run; 1 on CUDA).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="Torch threads per run (default: $OMP_NUM_THREADS, else cores / --jobs, else 1). A record stores its thread count; CPU results are reproducible per thread count.")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (worker processes on this machine) | ray (tasks on a Ray cluster: pip install 'mtlbench[ray]').")]
+RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="Address of a running Ray cluster for --executor ray (default: $RAY_ADDRESS, else 'auto').")]
 
 
 @app.command("run")
@@ -129,11 +163,16 @@ def run_cmd(
     results_dir: ResultsOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a hyper-parameter, e.g. --set lr=0.003 --set n_experts=4.")] = None,
     params_from: Annotated[Optional[str], typer.Option("--params-from", help="Tuned params: a profile whose studies to use, a study JSON, a params JSON, or 'default'. Default: this profile's studies (mtlbench tune) when they exist, else defaults.")] = None,
+    jobs: JobsOpt = None,
+    threads: ThreadsOpt = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes."""
+    from .parallel import choose_layout, run_local
     from .params import parse_overrides
     from .profiles import get_profile
-    from .runner import resolve_models, run
+    from .runner import resolve_device, resolve_models
     from .suites import expand_suites
     from .tasks.user_file import with_suite_files
     from .tuning import StudyParams
@@ -141,11 +180,18 @@ def run_cmd(
     if not models and not all_:
         raise MtlbenchError("name the models to run, or pass --all for every registered model.")
     prof = get_profile(profile)
-    suite = with_suite_files(suite, suite_file)  # registers (and checks) the user's suite files
-    n_runs = len(expand_suites(suite, prof)) * len(resolve_models(models or None)) * (seeds or prof.seeds)
+    every_suite = with_suite_files(suite, suite_file)  # registers (and checks) the user's suite files
+    n_runs = len(expand_suites(every_suite, prof)) * len(resolve_models(models or None)) * (seeds or prof.seeds)
+    layout = choose_layout(jobs, threads, resolve_device(device).type)
+    args = dict(force=force, results_dir=results_dir, overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir),
+                suite_files=suite_file)
     with _RichProgress(n_runs) as progress:
-        summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
-                      overrides=parse_overrides(set_), params=StudyParams(params_from, results_dir))
+        if _executor(executor) == "ray":
+            from .ray_executor import run_ray
+
+            summary = run_ray(ray_address, layout, models or None, suite, seeds, profile, device, progress=progress, **args)
+        else:
+            summary = run_local(layout, models or None, suite, seeds, profile, device, progress=progress, **args)
     labelled = (f", {len(summary.labelled)} already trained under another parameter source (label added)"
                 if summary.labelled else "")
     console.print(f"[bold]{len(summary.done)}[/] trained{labelled}, {len(summary.skipped)} already done, "
@@ -156,6 +202,12 @@ def run_cmd(
         _report_after_run(profile, results_dir)
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _executor(name: str) -> str:
+    if name not in ("local", "ray"):
+        raise did_you_mean("executor", name, ["local", "ray"])
+    return name
 
 
 # ------------------------------------------------------------------------ tune

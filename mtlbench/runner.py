@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,6 +233,7 @@ def run(
     progress: Any = None,
     overrides: dict[str, Any] | None = None,
     suite_files: list[str | Path] | None = None,
+    only_seeds: Collection[int] | None = None,
 ) -> RunSummary:
     """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
 
@@ -244,7 +245,8 @@ def run(
     run that needs no training (the CLI passes rich bars).
     ``overrides`` sets named hyper-parameters on top of the resolved ones (``--set``).
     ``suite_files``: user suite TOML files (``--suite-file``) to register and run; given without ``suites``,
-    only their suites run.
+    only their suites run. ``only_seeds``: run only these of the seeds ``0 .. seeds-1`` (``mtlbench.parallel``
+    hands each worker process its share this way).
     """
     if suite_files:
         from .tasks.user_file import with_suite_files
@@ -275,7 +277,7 @@ def run(
                 continue
             rp = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
             parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                                profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds)}
+                                profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds) if only_seeds is None or seed in only_seeds}
             keys = {seed: key_of(**p) for seed, p in parts.items()}
             together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)
             for seed, key in keys.items():

@@ -189,7 +189,7 @@ def run_cmd(
         if _executor(executor) == "ray":
             from .ray_executor import run_ray
 
-            summary = run_ray(ray_address, layout, models or None, suite, seeds, profile, device, progress=progress, **args)
+            summary = run_ray(ray_address, choose_layout(None, threads).threads, models or None, suite, seeds, profile, device, progress=progress, **args)
         else:
             summary = run_local(layout, models or None, suite, seeds, profile, device, progress=progress, **args)
     labelled = (f", {len(summary.labelled)} already trained under another parameter source (label added)"
@@ -224,10 +224,15 @@ def tune_cmd(
     pruner: Annotated[str, typer.Option("--pruner", help="hyperband | halving | median | none (on the per-epoch validation score).")] = "hyperband",
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     results_dir: ResultsOpt = None,
-    sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own).")] = None,
+    sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own). With --jobs N, worker i uses this + i.")] = None,
+    jobs: JobsOpt = None,
+    threads: ThreadsOpt = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Tune hyper-parameters on validation with an equal budget per model; `run` then uses the best ones."""
-    from .tuning import tune
+    from .parallel import choose_layout, tune_local
+    from .runner import resolve_device
 
     if not models and not all_:
         raise MtlbenchError("name the models to tune, or pass --all for every registered model.")
@@ -239,8 +244,15 @@ def tune_cmd(
         err_console.print(Text(f"{ev.study}  trial {ev.number} {ev.state.lower()} {value}  {ev.counted}/{ev.target}{note}"),
                           soft_wrap=True)
 
-    summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
-                     results_dir, sampler_seed, progress, notify=lambda msg: err_console.print(Text(msg), soft_wrap=True))
+    args = dict(models=models or None, suites=suite, n_trials=trials, timeout=timeout, profile=profile, storage=storage,
+                multi_objective=multi_objective, pruner=pruner, device=device, results_dir=results_dir)
+    if _executor(executor) == "ray":
+        from .ray_executor import tune_ray
+
+        summaries = tune_ray(ray_address, jobs, choose_layout(None, threads).threads, args, sampler_seed)
+    else:
+        summaries = tune_local(choose_layout(jobs, threads, resolve_device(device).type), args, sampler_seed, progress,
+                               notify=lambda msg: err_console.print(Text(msg), soft_wrap=True))
     _print_tuning(summaries)
 
 

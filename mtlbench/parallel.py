@@ -12,6 +12,7 @@ Ray (``mtlbench.ray_executor``) uses ``plan_runs``/``RunTask`` below to submit t
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue as queue_mod
 from collections.abc import Callable, Iterator
@@ -108,20 +109,20 @@ class QueueProgress:
     def __init__(self, q: Any):
         self.q, self.pid = q, os.getpid()
 
-    def _send(self, method: str, *args: Any) -> None:
+    def send(self, method: str, *args: Any) -> None:
         self.q.put((self.pid, method, args))
 
     def start(self, label: str, epochs: int) -> None:
-        self._send("start", label, epochs)
+        self.send("start", label, epochs)
 
     def epoch(self, epoch: int, score: float) -> None:
-        self._send("epoch", epoch, score)
+        self.send("epoch", epoch, score)
 
     def end(self, runs: int = 1) -> None:
-        self._send("end", runs)
+        self.send("end", runs)
 
     def skip(self, runs: int = 1) -> None:
-        self._send("skip", runs)
+        self.send("skip", runs)
 
 
 class FanIn:
@@ -140,6 +141,19 @@ class FanIn:
         target = self.lanes[pid]
         if method != "skip" or hasattr(target, "skip"):
             getattr(target, method)(*args)
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Torch uses ``n`` threads in this process inside the block."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- worker processes
@@ -199,32 +213,29 @@ def run_local(layout: Layout, models: list[str] | None, suites: list[str] | None
     """``runner.run`` with ``layout.jobs`` worker processes (see the module docstring); returns the merged
     RunSummary. ``kwargs``: the other arguments of ``runner.run`` (force, results_dir, params, overrides,
     suite_files). With one job the runs train in this process, with ``layout.threads`` threads."""
-    import torch
+    import multiprocessing as mp
 
     from .profiles import get_profile
     from .runner import resolve_device, resolve_models, run
     from .suites import expand_suites
 
-    if layout.jobs == 1:
-        before = torch.get_num_threads()
-        torch.set_num_threads(layout.threads)
-        try:
+    units: list[Unit] = []
+    if layout.jobs > 1:
+        files = kwargs.get("suite_files")
+        if files:  # registered here (and in every worker); the units name their suites
+            from .tasks.user_file import with_suite_files
+        prof = get_profile(profile)
+        n_seeds = prof.seeds if seeds is None else seeds
+        if n_seeds < 1:
+            raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
+        instances = expand_suites(with_suite_files(suites, files) if files else suites, prof)
+        units = split_units(instances, resolve_models(models), n_seeds, per_seed=resolve_device(device).type != "cuda")
+    if len(units) <= 1:  # one job, or nothing to share: train in this process
+        with _threads(layout.threads):
             return run(models, suites, seeds, profile, device, progress=progress, **kwargs)
-        finally:
-            torch.set_num_threads(before)
+    layout = Layout(min(layout.jobs, len(units)), layout.threads)
     suite_files = kwargs.pop("suite_files", None)
-    if suite_files:  # registered here and in every worker; the units name their suites
-        from .tasks.user_file import with_suite_files
-
-        suites = with_suite_files(suites, suite_files)
-    prof = get_profile(profile)
-    dev = resolve_device(device)
-    n_seeds = prof.seeds if seeds is None else seeds
-    if n_seeds < 1:
-        raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
-    units = split_units(expand_suites(suites, prof), resolve_models(models), n_seeds, per_seed=dev.type != "cuda")
     common = {**kwargs, "seeds": n_seeds, "profile": profile, "device": device}
-    import multiprocessing as mp
 
     q = mp.get_context("spawn").Queue()
     results: dict[Future, int] = {}
@@ -242,3 +253,43 @@ def run_local(layout: Layout, models: list[str] | None, suites: list[str] | None
             raise
     relay(q, fan_in, timeout=POLL_S)  # events the workers' queue threads flushed as they exited
     return merge_summaries(summaries)
+
+
+# ---------------------------------------------------------------- tuning workers
+def _tune_unit(tune_args: dict[str, Any], sampler_seed: int | None) -> list[dict[str, Any]]:
+    """One Optuna worker process (``tuning.tune``), its trial events and notes sent to the driver."""
+    from .tuning import tune
+
+    q = _WORKER["progress"]
+    return tune(**tune_args, sampler_seed=sampler_seed,
+                progress=lambda ev: q.send("trial", ev), notify=lambda msg: q.send("notify", msg))
+
+
+def tune_local(layout: Layout, tune_args: dict[str, Any], sampler_seed: int | None,
+               progress: Callable[[Any], None] | None = None, notify: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """``tuning.tune(**tune_args)`` in ``layout.jobs`` worker processes sharing the studies (journal files or
+    ``tune_args["storage"]``), worker i with sampler seed ``sampler_seed + i`` (None: random). Each worker returns
+    only when no trial of its studies still trains elsewhere, so any worker's summaries are final; returns the
+    last one's. ``progress``/``notify`` hear every worker's trial events and notes."""
+    from .tuning import tune
+
+    if layout.jobs == 1:
+        with _threads(layout.threads):
+            return tune(**tune_args, sampler_seed=sampler_seed, progress=progress, notify=notify)
+    import multiprocessing as mp
+
+    handlers = {"trial": progress, "notify": notify}
+
+    def on_event(pid: int, kind: str, args: tuple) -> None:
+        if handlers.get(kind) is not None:
+            handlers[kind](*args)
+
+    q = mp.get_context("spawn").Queue()
+    last: list[dict[str, Any]] = []
+    with pool(layout, q) as ex:
+        futures = {ex.submit(_tune_unit, tune_args, None if sampler_seed is None else sampler_seed + i)
+                   for i in range(layout.jobs)}
+        for fut in as_finished(futures, q, on_event):
+            last = fut.result()
+    relay(q, on_event, timeout=POLL_S)
+    return last

@@ -147,8 +147,8 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
 
         params = StudyParams(None, results_dir)
     ray = connect(address)
-    task = ray.remote(train_remote).options(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0,
-                                             max_retries=RETRIES, retry_exceptions=False)
+    task = ray.remote(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0, max_retries=RETRIES,
+                      retry_exceptions=False)(train_remote)
     summary = RunSummary()
     submitted: dict[Any, tuple[RunId, str, RunParams]] = {}
     for instance in instances:
@@ -229,7 +229,7 @@ def tune_ray(address: str | None, jobs: int | None, threads: int, tune_args: dic
     ray = connect(address)
     if jobs is None:
         jobs = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads)
-    worker = ray.remote(_tune_worker).options(num_cpus=threads, max_retries=RETRIES, retry_exceptions=False)
+    worker = ray.remote(num_cpus=threads, max_retries=RETRIES, retry_exceptions=False)(_tune_worker)
     seeds = [None if sampler_seed is None else sampler_seed + i for i in range(jobs)]
     refs = [worker.remote(tune_args, threads, s) for s in seeds]
     for ref in refs:

@@ -164,7 +164,10 @@ def _init_worker(threads: int, q: Any, suite_files: list[str]) -> None:
     """Worker start: ``threads`` torch threads, the progress queue, the user's suite files registered."""
     import torch
 
+    from .suites import keep_last_suite
+
     torch.set_num_threads(threads)
+    keep_last_suite()  # consecutive units mostly share their suite
     if suite_files:
         from .tasks.user_file import register_suite_files
 

@@ -74,19 +74,6 @@ class RayOutcome:
     trace: str = ""
 
 
-_SUITES: dict[tuple[str, str], Any] = {}  # per worker process: the last suite loaded (consecutive runs share it)
-
-
-def _suite(instance: str, profile: Any) -> Any:
-    from .suites import load_suite
-
-    key = (instance, profile.name)
-    if key not in _SUITES:
-        _SUITES.clear()
-        _SUITES[key] = load_suite(instance, profile)
-    return _SUITES[key]
-
-
 def train_remote(job: RayRun) -> RayOutcome:
     """Train ``job`` in this (Ray worker) process and return its record; never raises for a failed run."""
     import torch
@@ -94,15 +81,17 @@ def train_remote(job: RayRun) -> RayOutcome:
     from .errors import DivergedError
     from .profiles import get_profile
     from .runner import build_record, resolve_device, train_run
+    from .suites import keep_last_suite, load_suite
 
     torch.set_num_threads(job.threads)
+    keep_last_suite()  # consecutive runs on this worker mostly share their suite
     try:
         if job.suite_files:
             from .tasks.user_file import register_suite_files
 
             register_suite_files(list(job.suite_files))
         prof = get_profile(job.profile)
-        data = _suite(job.instance, prof)
+        data = load_suite(job.instance, prof)
         if data.checksum != job.checksum:
             return RayOutcome(reason=f"the data of {job.instance} on this node (checksum {data.checksum}) differs from the "
                                      f"driver's ({job.checksum}); install the same mtlbench and data on every node")

@@ -105,3 +105,15 @@ def test_bad_layout_is_one_line_exit_2(tmp_path, args, message):
     assert res.returncode == 2, res.stderr
     assert res.stderr.strip().startswith("error: ") and message in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "results" / "quick" / "records").exists()
+
+
+def test_tune_with_two_workers_shares_one_study(tmp_path):
+    from mtlbench.parallel import Layout, tune_local
+
+    events = []
+    args = dict(models=["hard_sharing"], suites=[TINY], n_trials=2, profile="quick", device="cpu",
+                results_dir=tmp_path / "res", pruner="none")
+    summaries = tune_local(Layout(2, 1), args, sampler_seed=3, progress=events.append)
+    assert len(summaries) == 1 and summaries[0]["n_counted"] >= 2 and summaries[0]["best"] is not None
+    assert len(list((tmp_path / "res" / "quick" / "studies").glob("*.journal"))) == 1  # one study, both workers
+    assert {ev.number for ev in events} >= {0, 1}  # the workers' trial events reached the driver

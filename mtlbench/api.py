@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .errors import MtlbenchError
 from .profiles import DEFAULT_PROFILE
 
 __all__ = ["DEFAULT_PROFILE", "run", "tune", "status", "reproduce", "report", "export", "compare", "register_suite_files"]
@@ -29,21 +30,26 @@ def register_suite_files(suites: list[str] | None, suite_files: Sequence[PathLik
 def run(models: list[str] | None = None, suites: list[str] | None = None, seeds: int | None = None,
         profile: str = DEFAULT_PROFILE, device: str = "auto", force: bool = False, results_dir: PathLike | None = None,
         params: Any = None, progress: Any = None, overrides: dict[str, Any] | None = None,
-        suite_files: Sequence[PathLike] | None = None, mlflow: str | None = None, weightings: list[str] | None = None):
-    """``mtlbench run``: ``runner.run`` (see there), then, with ``mlflow`` (a tracking URI or folder), one MLflow
-    run per record this call wrote, also when it is interrupted."""
+        suite_files: Sequence[PathLike] | None = None, mlflow: str | None = None, weightings: list[str] | None = None,
+        jobs: int | None = None, threads: int | None = None, executor: str = "local", ray_address: str | None = None):
+    """``mtlbench run``: ``runner.run`` (see there) in ``jobs`` worker processes of ``threads`` threads each
+    (``mtlbench.parallel``; default: enough to keep the machine busy) or on a Ray cluster (``executor="ray"``),
+    then, with ``mlflow`` (a tracking URI or folder), one MLflow run per record this call wrote, also when it is
+    interrupted."""
+    from .parallel import choose_layout, run_local
+    from .selection import resolve_device
     from .profiles import get_profile
     from .records import RecordStore
-    from .runner import run as run_
-
     prof = get_profile(profile)
     if params is None:  # as the runner: tuned params from this profile's studies when they exist, else defaults
         from .tuning import StudyParams
 
         params = StudyParams(None, results_dir)
-    kwargs = dict(models=models, suites=register_suite_files(suites, suite_files), seeds=seeds, profile=profile,
-                  device=device, force=force, results_dir=results_dir, params=params, progress=progress,
-                  overrides=overrides, weightings=weightings)
+    kwargs = dict(force=force, results_dir=results_dir, params=params, overrides=overrides, suite_files=suite_files)
+    if weightings:
+        kwargs["weightings"] = weightings
+    if executor not in ("local", "ray"):
+        raise MtlbenchError(f"unknown executor {executor!r}; use local or ray.")
     sink = None
     if mlflow is not None:
         from .tracking import MlflowSink, new_records, record_mtimes
@@ -52,7 +58,13 @@ def run(models: list[str] | None = None, suites: list[str] | None = None, seeds:
         records_dir = RecordStore(prof.name, results_dir).records_dir
         before = record_mtimes(records_dir)
     try:
-        return run_(**kwargs)
+        if executor == "ray":
+            from .ray_executor import run_ray
+
+            return run_ray(ray_address, choose_layout(None, threads).threads, models, suites, seeds, profile, device,
+                           progress=progress, **kwargs)
+        layout = choose_layout(jobs, threads, resolve_device(device).type)
+        return run_local(layout, models, suites, seeds, profile, device, progress=progress, **kwargs)
     finally:
         if sink is not None:
             sink.log_records(new_records(before, records_dir))
@@ -63,18 +75,34 @@ def tune(models: list[str] | None = None, suites: list[str] | None = None, n_tri
          multi_objective: bool = False, pruner: str = "hyperband", device: str = "auto",
          results_dir: PathLike | None = None, sampler_seed: int | None = None, progress: Callable | None = None,
          notify: Callable[[str], None] | None = None, suite_files: Sequence[PathLike] | None = None,
-         mlflow: str | None = None) -> list[dict[str, Any]]:
-    """``mtlbench tune``: ``tuning.tune`` on ``suites`` plus the suites of ``suite_files``; with ``mlflow``, each
-    study as a parent MLflow run with its trials as nested runs. Returns the studies' summaries."""
-    from .tuning import tune as tune_
+         mlflow: str | None = None, jobs: int | None = None, threads: int | None = None, executor: str = "local",
+         ray_address: str | None = None) -> list[dict[str, Any]]:
+    """``mtlbench tune``: ``tuning.tune`` on ``suites`` plus the suites of ``suite_files``, in ``jobs`` worker
+    processes sharing the studies (``mtlbench.parallel``) or as Ray tasks on a PostgreSQL storage
+    (``executor="ray"``); with ``mlflow``, each study as a parent MLflow run with its trials as nested runs.
+    Returns the studies' summaries."""
+    from .parallel import choose_layout, tune_local
+    from .selection import resolve_device
 
     sink = None
     if mlflow is not None:
         from .tracking import MlflowSink
 
         sink = MlflowSink(mlflow)
-    summaries = tune_(models, register_suite_files(suites, suite_files), n_trials, timeout, profile, storage,
-                      multi_objective, pruner, device, results_dir, sampler_seed, progress, notify)
+    if executor not in ("local", "ray"):
+        raise MtlbenchError(f"unknown executor {executor!r}; use local or ray.")
+    args = dict(models=models, suites=register_suite_files(suites, suite_files), n_trials=n_trials, timeout=timeout,
+                profile=profile, storage=storage, multi_objective=multi_objective, pruner=pruner, device=device,
+                results_dir=results_dir)
+    if executor == "ray":
+        from .ray_executor import tune_ray
+
+        summaries = tune_ray(ray_address, jobs, choose_layout(None, threads).threads, args, sampler_seed)
+    else:
+        layout = choose_layout(jobs, threads, resolve_device(device).type)
+        if suite_files and layout.jobs > 1:  # worker processes would not know the user's suites
+            layout = choose_layout(1, layout.threads)
+        summaries = tune_local(layout, args, sampler_seed, progress, notify)
     if sink is not None:
         for s in summaries:
             sink.log_study(s)

@@ -108,7 +108,8 @@ def list_profiles_cmd() -> None:
 
 # ------------------------------------------------------------------------ run
 class _RichProgress:
-    """Progress bars for runs: one line per (suite/model/seed), epochs with the current val score."""
+    """Progress bars for runs: an overall bar, and one line per run in training (suite/model/seed) with its
+    epochs and current val score. With worker processes (``--jobs``) each worker draws on its own ``lane``."""
 
     def __init__(self, total_runs: int):
         self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(bar_width=None if err_console.width > 100 else 20),
@@ -116,8 +117,8 @@ class _RichProgress:
                             console=err_console, transient=False, expand=False)
         self.total_runs = total_runs
         self.overall = None
-        self.current = None
         self.skipped = 0  # runs skipped before the bars were shown
+        self.main = _RunLine(self)
 
     def __enter__(self):
         return self
@@ -126,19 +127,23 @@ class _RichProgress:
         if self.overall is not None:
             self.bar.__exit__(*exc)
 
-    def start(self, label: str, epochs: int) -> None:
+    def show(self) -> None:
         if self.overall is None:  # shown from the first trained run on: errors before it print alone
             self.bar.__enter__()
             self.overall = self.bar.add_task("runs", total=self.total_runs, completed=self.skipped)
-        self.current = self.bar.add_task(label, total=epochs)
+
+    def lane(self, worker: int) -> _RunLine:
+        """The progress of one worker process (``mtlbench.parallel``)."""
+        return _RunLine(self)
+
+    def start(self, label: str, epochs: int) -> None:
+        self.main.start(label, epochs)
 
     def epoch(self, epoch: int, score: float) -> None:
-        desc = self.bar.tasks[self.current].description.split("  val")[0]
-        self.bar.update(self.current, advance=1, description=f"{desc}  val score {score:.4f}")
+        self.main.epoch(epoch, score)
 
     def end(self, runs: int = 1) -> None:
-        self.bar.update(self.current, visible=False)
-        self.bar.advance(self.overall, runs)
+        self.main.end(runs)
 
     def skip(self, runs: int = 1) -> None:
         """Runs that already exist (or another process trains) count as done, so the bar ends at 100 %."""
@@ -146,6 +151,35 @@ class _RichProgress:
             self.skipped += runs
         else:
             self.bar.advance(self.overall, runs)
+
+
+class _RunLine:
+    """The line of the run one process trains right now (the progress protocol of ``runner.run``)."""
+
+    def __init__(self, bars: _RichProgress):
+        self.bars, self.current = bars, None
+
+    def start(self, label: str, epochs: int) -> None:
+        self.bars.show()
+        self.current = self.bars.bar.add_task(label, total=epochs)
+
+    def epoch(self, epoch: int, score: float) -> None:
+        bar = self.bars.bar
+        desc = bar.tasks[self.current].description.split("  val")[0]
+        bar.update(self.current, advance=1, description=f"{desc}  val score {score:.4f}")
+
+    def end(self, runs: int = 1) -> None:
+        self.bars.bar.update(self.current, visible=False)
+        self.bars.bar.advance(self.bars.overall, runs)
+
+    def skip(self, runs: int = 1) -> None:
+        self.bars.skip(runs)
+
+
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: enough to keep every core busy: cores / threads per run; 1 on CUDA).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="Torch threads per run (default: $OMP_NUM_THREADS, else cores / --jobs, else 1). A record stores its thread count; CPU results are reproducible per thread count.")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (worker processes on this machine) | ray (tasks on a Ray cluster: pip install 'mtlbench[ray]').")]
+RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="Address of a running Ray cluster for --executor ray (default: $RAY_ADDRESS, else 'auto').")]
 
 
 @app.command("run")
@@ -163,6 +197,10 @@ def run_cmd(
     params_from: Annotated[Optional[str], typer.Option("--params-from", help="Tuned params: a profile whose studies to use, a study JSON, a params JSON, or 'default'. Default: this profile's studies (mtlbench tune) when they exist, else defaults.")] = None,
     weighting: Annotated[Optional[list[str]], typer.Option("--weighting", "-w", help="Loss-weighting strategy (mtlbench list weightings), repeatable; '*' runs every one. Default: static.")] = None,
     mlflow: MlflowOpt = None,
+    jobs: JobsOpt = None,
+    threads: ThreadsOpt = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Train models on suites over seeds; finished runs are skipped, so an interrupted run resumes.
 
@@ -181,8 +219,7 @@ def run_cmd(
     if not models and not all_:
         raise MtlbenchError("name the models to run, or pass --all for every registered model.")
     prof = get_profile(profile)
-    suite = with_suite_files(suite, suite_file)  # registers (and checks) the user's suite files
-    instances = expand_suites(suite, prof)
+    instances = expand_suites(with_suite_files(suite, suite_file), prof)  # registers (and checks) the user's suite files
     overrides = parse_overrides(set_)
     n_weightings = len(list_weightings()) if weighting and "*" in weighting else len(weighting or [None])
     n_runs = len(instances) * len(resolve_models(models or None)) * (seeds or prof.seeds) * n_weightings
@@ -191,8 +228,9 @@ def run_cmd(
     try:
         with _RichProgress(n_runs) as progress:
             summary = run(models or None, suite, seeds, profile, device, force, results_dir, progress=progress,
-                          overrides=overrides, params=StudyParams(params_from, results_dir), mlflow=mlflow,
-                          weightings=weighting)
+                          overrides=overrides, params=StudyParams(params_from, results_dir), suite_files=suite_file,
+                          mlflow=mlflow, weightings=weighting, jobs=jobs, threads=threads, executor=_executor(executor),
+                          ray_address=ray_address)
     except KeyboardInterrupt:
         _interrupted_run(store, before)
         raise typer.Exit(130) from None
@@ -266,6 +304,12 @@ def _print_run_metrics(keys: list[str], profile: str, results_dir: Optional[Path
     console.print(table)
 
 
+def _executor(name: str) -> str:
+    if name not in ("local", "ray"):
+        raise did_you_mean("executor", name, ["local", "ray"])
+    return name
+
+
 # ------------------------------------------------------------------------ tune
 @app.command("tune")
 def tune_cmd(
@@ -281,8 +325,12 @@ def tune_cmd(
     pruner: Annotated[str, typer.Option("--pruner", help="hyperband | halving | median | none (on the validation score after each validation; the same rule for every model, never before patience + 1 validations).")] = "hyperband",
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     results_dir: ResultsOpt = None,
-    sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own).")] = None,
+    sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own). With --jobs N, worker i uses this + i.")] = None,
     mlflow: MlflowOpt = None,
+    jobs: JobsOpt = None,
+    threads: ThreadsOpt = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Tune hyper-parameters on validation with an equal budget per model; `run` then uses the best ones."""
     from .api import tune
@@ -300,7 +348,8 @@ def tune_cmd(
     try:
         summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
                          results_dir, sampler_seed, progress, notify=lambda msg: err_console.print(Text(msg), soft_wrap=True),
-                         suite_files=suite_file, mlflow=mlflow)
+                         suite_files=suite_file, mlflow=mlflow, jobs=jobs, threads=threads, executor=_executor(executor),
+                         ray_address=ray_address)
     except KeyboardInterrupt:
         err_console.print(Text(f"interrupted: finished trials are kept in the studies (results/{profile}/studies/ or "
                                f"--storage); the trial that was running is retried. Resume with: {_resume_command()}"),

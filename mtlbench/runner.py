@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,7 @@ def run(
     overrides: dict[str, Any] | None = None,
     suite_files: list[str | Path] | None = None,
     weightings: list[str] | None = None,
+    only_seeds: Collection[int] | None = None,
 ) -> RunSummary:
     """Train every model on every suite instance over ``seeds`` seeds and write one record per run.
 
@@ -222,6 +223,8 @@ def run(
     ``weightings``: loss-weighting strategies (``mtlbench list weightings``; ``"*"`` = all) each run is trained
     with, on top of the resolved parameters (a strategy's own hyper-parameters at its paper's defaults);
     default: the parameters' own (static unless set). The strategy is part of the record's parameters and key.
+    ``only_seeds``: run only these of the seeds ``0 .. seeds-1`` (``mtlbench.parallel`` hands each worker
+    process its share this way).
     """
     if suite_files:
         from .tasks.user_file import with_suite_files
@@ -243,6 +246,7 @@ def run(
         params = StudyParams(None, results_dir)
     resolver = params
     summary = RunSummary()
+    seeds_to_run = [s for s in range(n_seeds) if only_seeds is None or s in only_seeds]
 
     for instance in instances:
         data = load_suite(instance, prof)
@@ -256,7 +260,7 @@ def run(
                     summary.skipped.append(f"{data.name}/{model_name} ({rp.train.weighting}: no parameter is shared, "
                                            "so every weighting is the static step)")
                     continue
-                _run_model(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary)
+                _run_model(model_name, data, prof, rp, seeds_to_run, force, dev, store, progress, summary)
     return summary
 
 
@@ -278,10 +282,10 @@ def with_weightings(rp: RunParams, weightings: list[str] | None) -> list[RunPara
     return out
 
 
-def _run_model(model_name, data, prof, rp, n_seeds, force, dev, store, progress, summary) -> None:
-    """Every seed of one (suite, model, parameter set): label, train stacked or one by one, record."""
+def _run_model(model_name, data, prof, rp, seeds: list[int], force, dev, store, progress, summary) -> None:
+    """The given seeds of one (suite, model, parameter set): label, train stacked or one by one, record."""
     parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                        profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in range(n_seeds)}
+                        profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in seeds}
     keys = {seed: key_of(**p) for seed, p in parts.items()}
     summary.keys.extend(keys.values())
     together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)

@@ -82,7 +82,30 @@ def expand_suites(names: list[str] | None, profile: Profile) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+#: The last suite instance loaded, kept by worker processes (``keep_last_suite``): a worker's consecutive units
+#: of work mostly share their suite, and loading one (even from the cache) takes up to seconds.
+_LAST: dict[tuple[str, str], SuiteData] = {}
+_KEEP_LAST = [False]
+
+
+def keep_last_suite(on: bool = True) -> None:
+    """From now on ``load_suite`` returns the instance it loaded last again instead of loading it anew (``on``)."""
+    if _KEEP_LAST[0] != on:
+        _KEEP_LAST[0] = on
+        _LAST.clear()
+
+
 def load_suite(instance: str, profile: Profile) -> SuiteData:
+    if _KEEP_LAST[0] and (instance, profile.name) in _LAST:
+        return _LAST[(instance, profile.name)]
+    data = _load_suite(instance, profile)
+    if _KEEP_LAST[0]:
+        _LAST.clear()
+        _LAST[(instance, profile.name)] = data
+    return data
+
+
+def _load_suite(instance: str, profile: Profile) -> SuiteData:
     family, params = parse_instance(instance)
     fam = get_family(family)
     fam.check_params(params)

@@ -244,8 +244,10 @@ def summarise_runs(records: list[dict[str, Any]]) -> list[RunSummaryRow]:
     from .metadata import model_key
 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((r["suite"], r["model"]), []).append(r)
+    for r in records:  # a model trained with a loss weighting other than static is its own row: "mmoe (pcgrad)"
+        weighting = ((r.get("params") or {}).get("train") or {}).get("weighting", "static")
+        model = r["model"] if weighting == "static" else f"{r['model']} ({weighting})"
+        groups.setdefault((r["suite"], model), []).append(r)
 
     def means(rs: list[dict[str, Any]]) -> list[tuple[float, float | None]]:
         out = []
@@ -255,7 +257,7 @@ def summarise_runs(records: list[dict[str, Any]]) -> list[RunSummaryRow]:
         return out
 
     rows = []
-    for (suite, model), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], model_key(kv[0][1]))):
+    for (suite, model), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], model_key(kv[0][1].split(" ")[0]), kv[0][1])):
         ref = groups.get((suite, REFERENCE_MODEL))
         ref_means = means(ref) if ref and model != REFERENCE_MODEL else None
         tasks = []

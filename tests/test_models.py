@@ -581,14 +581,15 @@ def test_shared_input_linear_equals_each_bank_on_its_own():
         torch.testing.assert_close(gb, b.bias.grad, atol=1e-6, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["mmoe", "omoe", "cgc", "ple"])
+@pytest.mark.parametrize("name", ["mmoe", "omoe", "ml_mmoe", "cgc", "ple"])
 def test_fused_first_layer_gives_the_unfused_outputs_gradients_and_gate_weights(name, monkeypatch):
-    """mmoe/omoe/cgc/ple compute the experts' first layer and the gates reading x as one GEMM; the result is
+    """mmoe/omoe/ml_mmoe/cgc/ple compute the experts' first layer and the gates reading x as one GEMM; the result is
     the separate banks' within float32 rounding, and the gate weights stay readable."""
+    import mtlbench.baselines.ml_mmoe as ml_mmoe_module
     import mtlbench.baselines.mmoe as mmoe_module
     import mtlbench.nn as nn_module
 
-    model = build(name, 3, **({"levels": 2} if name == "ple" else {}))
+    model = build(name, 3, **({"levels": 3} if name in ("ple", "ml_mmoe") else {}))
     x = batch(64)
 
     def run():
@@ -601,6 +602,7 @@ def test_fused_first_layer_gives_the_unfused_outputs_gradients_and_gate_weights(
     separate = lambda x, banks: [bank(x) for bank in banks]  # noqa: E731 - each bank its own GEMM
     monkeypatch.setattr(nn_module, "shared_input_linear", separate)
     monkeypatch.setattr(mmoe_module, "shared_input_linear", separate)
+    monkeypatch.setattr(ml_mmoe_module, "shared_input_linear", separate)
     ref_out, ref_grads, ref_gates = run()
     torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
     for k in grads:

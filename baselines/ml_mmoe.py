@@ -4,7 +4,7 @@ Level-1 experts read x. Expert i of level l ≥ 2 reads its own gated mix of the
 its gate's selector being the raw input x like every other gate:
 ``e_i^l = MLP[expert](Σ_j softmax(W_i^l x + b_i^l)_j e_j^{l−1})``. The K task gates (selector x) mix the
 last level: ``y_k = tower_k(Σ_i softmax(W_k x + b_k)_i e_i^L)``. Every level is one expert bank; gates
-have a bias. Gate weights: ``gate_weights()["expert_gates.<l-2>"]`` [E, B, E] for level l ≥ 2 and
+have a bias. The first level's first layer and every gate read x and are one GEMM (``nn.shared_input_linear``). Gate weights: ``gate_weights()["expert_gates.<l-2>"]`` [E, B, E] for level l ≥ 2 and
 ``["task_gates"]`` [K, B, E].
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import nn
 
 from mtlbench.baselines.mmoe import sample_experts
 from mtlbench.model import MTLModel, Trial, positive, register_model
-from mtlbench.nn import Encoder, Gates, MLPBank, Towers, mix
+from mtlbench.nn import Encoder, Gates, MLPBank, Towers, mix, shared_input_linear
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,12 @@ class MLMMoE(MTLModel):
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         x = self.encoder(x_num, x_cat)  # [B, d]
-        e = self.experts[0](x)  # [E, B, h]
-        for gates, bank in zip(self.expert_gates, self.experts[1:]):
-            e = bank(mix(gates(x), e))  # expert i reads Σ_j g_ij e_j: [E, B, h] -> [E, B, h]
-        return self.towers(mix(self.task_gates(x), e))  # [K, B, h] -> [B, K]
+        # the first experts' layer and every gate read x: one GEMM
+        z = shared_input_linear(x, [self.experts[0].layers[0], self.task_gates.linear, *(g.linear for g in self.expert_gates)])
+        e = self.experts[0].after_first(z[0])  # [E, B, h]
+        for gates, logits, bank in zip(self.expert_gates, z[2:], self.experts[1:]):
+            e = bank(mix(gates.from_logits(logits), e))  # expert i reads Σ_j g_ij e_j: [E, B, h] -> [E, B, h]
+        return self.towers(mix(self.task_gates.from_logits(z[1]), e))  # [K, B, h] -> [B, K]
 
     @classmethod
     def search_space(cls, trial: Trial, n_tasks: int) -> MLMMoEConfig:

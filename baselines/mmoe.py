@@ -1,7 +1,8 @@
 """`mmoe`: E shared experts, one softmax gate per task (MMoE paper; docs/protocol.md §1).
 
 ``e_i = MLP[expert](x)``, ``g_k = softmax(W_k x + b_k)`` ∈ R^E, ``y_k = tower_k(Σ_i g_k,i e_i)``.
-The E experts are one bank (a batched matmul); gates have a bias. Gate weights of the last forward:
+The E experts are one bank (a batched matmul); gates have a bias. The experts' first layer and the gates
+read the same x and are computed as one GEMM (``nn.shared_input_linear``). Gate weights of the last forward:
 ``gate_weights()["gates"]`` [K, B, E].
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import ClassVar
 import torch
 
 from mtlbench.model import MTLModel, Trial, positive, register_model
-from mtlbench.nn import Encoder, Gates, MLPBank, Towers, mix
+from mtlbench.nn import Encoder, Gates, MLPBank, Towers, mix, shared_input_linear
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class MMoE(MTLModel):
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
         x = self.encoder(x_num, x_cat)  # [B, d]
-        h = mix(self.gates(x), self.experts(x))  # [G, B, E] · [E, B, h] -> [G, B, h]
+        z_experts, z_gates = shared_input_linear(x, [self.experts.layers[0], self.gates.linear])  # one GEMM
+        h = mix(self.gates.from_logits(z_gates), self.experts.after_first(z_experts))  # [G, B, E] · [E, B, h] -> [G, B, h]
         return self.towers(h[0] if self.one_gate else h)  # [B, K]
 
     @classmethod

@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                       # all models, CPU, 2 threads
     python benchmarks/throughput.py --models mmoe cgc ple --rounds 5 --json out.json
     python benchmarks/throughput.py --device cuda --seeds 1 5 20
+    python benchmarks/throughput.py --models mmoe cgc ple hard_sharing --peers   # pip install -e '.[peers]'
 
 Data: census-shaped synthetic data (seeded): 199,523 training rows of 499 dense float32 features (no
 categorical field), 2 binary tasks (all labels present), batch 1024, Adam lr 1e-3.
@@ -27,6 +28,9 @@ For each model, in a fresh worker process (so peak memory is the model's own):
 - **peak memory**: CPU: the largest resident set size (``/proc/self/statm``, sampled every 2 ms) above
   the level before training, over 30 training steps, each implementation in its own process; GPU:
   ``torch.cuda.max_memory_allocated`` minus the allocation before training.
+- **peers** (``--peers``; mmoe, cgc, ple, hard_sharing): torch-rechub's and DeepCTR-Torch's own training
+  loops on the same data, sizes, batch and threads (``benchmarks/peers.py``), one epoch each in every round,
+  after ours; reported as best-of-rounds samples/s and the median over rounds of ours ÷ peer (same round).
 - **seeds stacked** (``--seeds``, models from ``--seed-models``): ``mtlbench.multiseed``'s stacked step
   (the step ``fit_seeds`` runs) for S seeds at once, ms per step and seed-samples/s, against S steps of
   one seed (the ``fit`` step time measured above).
@@ -43,6 +47,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +61,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/peers.py, also when imported from elsewhere
+from peers import PEER_MODELS, build_peers  # noqa: E402
+
 N_TRAIN, N_INFER, D, K, BATCH = 199_523, 65_536, 499, 2, 1024
 
 #: Benchmark configs, pinned (independent of the models' defaults). Models not listed run at their defaults.
@@ -68,6 +76,7 @@ PINNED: dict[str, dict[str, Any]] = {
 }
 TARGET_SPEEDUP, TARGET_BOUND = 4.0, 0.75
 TARGET_MODELS = ("mmoe", "cgc", "ple")
+TARGET_PEER_SPEEDUP = 3.5  # ours ÷ the fastest peer library's own training loop (--peers)
 
 
 # ----------------------------------------------------------------------------- reference implementations
@@ -500,12 +509,21 @@ def worker(name: str, args) -> dict[str, Any]:
         res["ref_flops_per_sample"], _ = count_step(ref_count)
         ref_steps(3)
 
+    peers, ours_by_round = [], []
+    if args.peers and name in PEER_MODELS:
+        peers, res["peer_errors"] = build_peers(name, cfg, x, y, device)
     tcfg = TrainConfig(max_epochs=1, patience=1, batch_size=BATCH, lr=1e-3)
     best = {"ours": 0.0, "ref": 0.0, "peak": 0.0}
     for r in range(args.rounds):
         wait_idle()
         fr = fit(model, data, tcfg, seed=r, device=device, evaluate_test=False)
         best["ours"] = max(best["ours"], fr.samples_per_second)
+        ours_by_round.append(fr.samples_per_second)
+        for peer in peers:  # one epoch of the library's own training loop, in the same round
+            wait_idle()
+            by_round = res.setdefault("peers", {}).setdefault(peer.library, {"version": peer.version, "n_params": peer.n_params, "train_sps_rounds": []})
+            by_round["train_sps_rounds"].append(N_TRAIN / peer.epoch())
+            print(f"  {name} round {r + 1}: {peer.library} {by_round['train_sps_rounds'][-1]:,.0f}/s", file=sys.stderr, flush=True)
         if ref is not None:
             best["ref"] = max(best["ref"], args.steps * BATCH / time_best(lambda: ref_steps(args.steps), device, 1))
         # the dominant products of one epoch's steps in one window: as long as the epoch that ours is timed on,
@@ -518,6 +536,11 @@ def worker(name: str, args) -> dict[str, Any]:
     res["train_sps"], res["peak_flops"] = best["ours"], best["peak"]
     res["ref_train_sps"] = best["ref"] or None
     res["speedup"] = best["ours"] / best["ref"] if best["ref"] else None
+    res["train_sps_rounds"] = ours_by_round
+    for pr in res.get("peers", {}).values():
+        pr["train_sps"] = max(pr["train_sps_rounds"])
+        pr["ratio_median"] = statistics.median(o / q for o, q in zip(ours_by_round, pr["train_sps_rounds"]))
+        pr["ratio_best"] = best["ours"] / pr["train_sps"]
     res["bound_fraction"] = res["flops_per_sample"] * best["ours"] / best["peak"]
     res["ref_bound_fraction"] = res["ref_flops_per_sample"] * best["ref"] / best["peak"] if best["ref"] else None
 
@@ -688,6 +711,28 @@ def seeds_table(rows: list[dict[str, Any]]) -> str:
                     tablefmt="github", disable_numparse=True)
 
 
+def peers_table(rows: list[dict[str, Any]]) -> str:
+    """Ours against each peer library: best-of-rounds samples/s and the median of the per-round ratios."""
+    from tabulate import tabulate
+
+    from peers import LIBRARIES
+
+    body = []
+    for r in rows:
+        if not (r.get("peers") or r.get("peer_errors")):
+            continue
+        row = [r["model"], fmt(r["train_sps"])]
+        for lib in LIBRARIES:
+            pr = r.get("peers", {}).get(lib)
+            if pr is None:
+                row += [f"error: {r.get('peer_errors', {}).get(lib, 'not run')}", ""]
+            else:
+                row += [fmt(pr["train_sps"]), f"{pr['ratio_median']:.2f}× (best {pr['ratio_best']:.2f}×)"]
+        body.append(row)
+    head = ["model", "train/s ours"] + [h for lib in LIBRARIES for h in (f"train/s {lib}", f"ours ÷ {lib}, median")]
+    return tabulate(body, head, tablefmt="github", disable_numparse=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="*", help="model names or globs (default: every registered model)")
@@ -700,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--idle-wait", type=float, default=30.0,
                    help="before each timed window wait up to this many seconds for idle CPUs (0: never wait; default 30)")
     p.add_argument("--compile", action="store_true", help="train ours with MTLBENCH_COMPILE=1 (torch.compile)")
+    p.add_argument("--peers", action="store_true",
+                   help=f"also time torch-rechub's and DeepCTR-Torch's own training loops ({', '.join(PEER_MODELS)}; benchmarks/peers.py)")
     p.add_argument("--json", default=str(Path(__file__).with_name("results.json")), help="write the results here")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--memory", help=argparse.SUPPRESS)
@@ -746,6 +793,15 @@ def main(argv: list[str] | None = None) -> int:
     if any(r.get("seeds") for r in rows):
         print()
         print(seeds_table(rows))
+    if any(r.get("peers") or r.get("peer_errors") for r in rows):
+        print()
+        print(peers_table(rows))
+        for r in rows:
+            if r["model"] in TARGET_MODELS and r.get("peers"):
+                lib, pr = max(r["peers"].items(), key=lambda kv: kv[1]["train_sps"])
+                ok = pr["ratio_median"] >= TARGET_PEER_SPEEDUP
+                print(f"target {r['model']}: {pr['ratio_median']:.2f}× the fastest peer ({lib}; median of per-round ratios, "
+                      f"≥ {TARGET_PEER_SPEEDUP}×): {'met' if ok else 'NOT met'}")
     targets = [r for r in rows if r["model"] in TARGET_MODELS and "error" not in r]
     for r in targets:
         ok = (r.get("speedup") or 0) >= TARGET_SPEEDUP and r["bound_fraction"] >= TARGET_BOUND
@@ -758,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_worker(name: str, args, device: torch.device) -> dict[str, Any]:
-    common = ["--device", args.device, "--threads", str(args.threads), "--steps", str(args.steps), "--rounds", str(args.rounds),
+    common = [*(["--peers"] if args.peers else []), "--device", args.device, "--threads", str(args.threads), "--steps", str(args.steps), "--rounds", str(args.rounds),
               "--idle-wait", str(args.idle_wait),
               "--seed-models", *args.seed_models, "--seeds", *map(str, args.seeds)]
     with tempfile.TemporaryDirectory() as tmp:

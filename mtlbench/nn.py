@@ -101,13 +101,19 @@ class MLPBank(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.layers:
             return x.expand(self.n, *x.shape) if x.dim() == 2 else x
+        return self.after_first(self.layers[0](x))
+
+    def after_first(self, z: torch.Tensor) -> torch.Tensor:
+        """The bank's output from its first layer's output z [n, B, d_1] (computed by ``layers[0]`` or by
+        ``shared_input_linear`` together with other banks): activation, dropout and the remaining layers."""
         for i, layer in enumerate(self.layers):
-            x = layer(x)
+            if i > 0:
+                z = layer(z)
             if i < self.n_activated:
-                x = F.relu(x)
+                z = F.relu(z)
                 if self.dropout > 0:
-                    x = F.dropout(x, self.dropout, self.training)
-        return x
+                    z = F.dropout(z, self.dropout, self.training)
+        return z
 
 
 class Towers(nn.Module):
@@ -137,9 +143,31 @@ class Gates(nn.Module):
         self.last: torch.Tensor | None = None
 
     def forward(self, sel: torch.Tensor) -> torch.Tensor:
-        w = torch.softmax(self.linear(sel), dim=-1)
+        return self.from_logits(self.linear(sel))
+
+    def from_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """The weights from ``self.linear``'s output [G, B, n_experts] (computed by ``shared_input_linear``
+        together with other banks); kept in ``self.last`` as ``forward`` does."""
+        w = torch.softmax(logits, dim=-1)
         self.last = w.detach()
         return w
+
+
+def shared_input_linear(x: torch.Tensor, banks: list[LinearBank]) -> list[torch.Tensor]:
+    """Several banks (with bias) that read the same x [B, d_in] — e.g. an expert bank's first layer and every
+    gate reading x — as one GEMM: ``x @ [W_1 | W_2 | …] + [b_1 | b_2 | …]`` -> each bank's ``bank(x)``
+    [n_i, B, d_out_i] (views of one [B, Σ n_i·d_out_i] result). The parameters stay the banks' own.
+
+    Each output element is the same dot product plus bias as ``bank(x)`` computes; float32 results may differ
+    in the last bits (BLAS blocking of a wider product, the bias added inside the GEMM).
+    """
+    B = x.shape[0]
+    w = torch.cat([m for bank in banks for m in bank.weight.unbind(0)], dim=1)  # [d_in, Σ n_i·d_out_i]: one copy
+    bias = torch.cat([bank.bias.reshape(-1) for bank in banks])  # [Σ n_i·d_out_i]
+    z = torch.addmm(bias, x, w)  # [B, Σ n_i·d_out_i]
+    # split, not slicing: its backward concatenates the parts' gradients once (a slice's backward zero-fills [B, Σ])
+    parts = z.split([bank.n * bank.d_out for bank in banks], dim=1)
+    return [p.view(B, bank.n, bank.d_out).transpose(0, 1) for p, bank in zip(parts, banks)]  # [n_i, B, d_out_i]
 
 
 def mix(weights: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
@@ -275,12 +303,17 @@ class ExtractionLevel(nn.Module):
         self.register_buffer("source", torch.tensor(source, dtype=torch.long), persistent=False)
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
-        if q.dim() == 2:  # first level: every expert and gate reads x [B, d]
-            experts, sel_tasks, sel_shared = self.experts(q), q, q
+        if q.dim() == 2:  # first level: every expert and gate reads x [B, d]: their first layers are one GEMM
+            gates = [self.task_gates] + ([self.shared_gate] if self.shared_gate is not None else [])
+            z = shared_input_linear(q, [self.experts.layers[0]] + [g.linear for g in gates])
+            experts = self.experts.after_first(z[0])  # [E, B, d_out]
+            weights = [g.from_logits(logits) for g, logits in zip(gates, z[1:])]
         else:
             experts = self.experts(q.index_select(0, self.source))  # [E, B, d_out] (backward: index_add, not index_put)
-            sel_tasks, sel_shared = q[: self.n_tasks], q[self.n_tasks]
-        out = mix_subsets(self.task_gates(sel_tasks), experts, self.index)  # [K, B, d_out]
+            weights = [self.task_gates(q[: self.n_tasks])]
+            if self.shared_gate is not None:
+                weights.append(self.shared_gate(q[self.n_tasks]))
+        out = mix_subsets(weights[0], experts, self.index)  # [K, B, d_out]
         if self.shared_gate is None:
             return out
-        return torch.cat([out, mix(self.shared_gate(sel_shared), experts)])  # [K+1, B, d_out]
+        return torch.cat([out, mix(weights[1], experts)])  # [K+1, B, d_out]

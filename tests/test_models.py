@@ -13,7 +13,7 @@ from mtlbench.data import InputSpec, TaskSpec
 from mtlbench.errors import MtlbenchError
 from mtlbench.loss import masked_loss, masked_task_losses
 from mtlbench.model import SharedConfig, build_model, get_model_class, make_config, skip_reason
-from mtlbench.nn import ConcatLinearBank, LinearBank, MLPBank, Stitch
+from mtlbench.nn import ConcatLinearBank, LinearBank, MLPBank, Stitch, shared_input_linear
 
 MODELS = mtlbench.list_models()
 GATED = {"mmoe", "omoe", "ml_mmoe", "cgc", "ple"}
@@ -559,3 +559,54 @@ def test_every_default_is_matched_in_size_and_depth_to_the_reference(name, tiny_
     assert rp.model == m.config
     model = build_model(name, tiny_suite.inputs, tiny_suite.tasks, rp.model, rp.shared)
     assert dense_params(model) == m.dense_params
+
+
+def test_shared_input_linear_equals_each_bank_on_its_own():
+    torch.manual_seed(3)
+    B, d_in = 9, 7
+    banks = [LinearBank(4, d_in, 5), LinearBank(2, d_in, 3), LinearBank(1, d_in, 6)]  # experts, narrow gates, one gate
+    x = torch.randn(B, d_in)
+    fused = shared_input_linear(x, banks)
+    g = [torch.randn_like(z) for z in fused]
+    sum((z * gz).sum() for z, gz in zip(fused, g)).backward()
+    fused_grads = [(b.weight.grad.clone(), b.bias.grad.clone()) for b in banks]
+    for b in banks:
+        b.zero_grad(set_to_none=True)
+    alone = [b(x) for b in banks]
+    sum((z * gz).sum() for z, gz in zip(alone, g)).backward()
+    for z, a, b, (gw, gb) in zip(fused, alone, banks, fused_grads):
+        assert z.shape == a.shape
+        torch.testing.assert_close(z, a, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(gw, b.weight.grad, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(gb, b.bias.grad, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["mmoe", "omoe", "ml_mmoe", "cgc", "ple"])
+def test_fused_first_layer_gives_the_unfused_outputs_gradients_and_gate_weights(name, monkeypatch):
+    """mmoe/omoe/ml_mmoe/cgc/ple compute the experts' first layer and the gates reading x as one GEMM; the result is
+    the separate banks' within float32 rounding, and the gate weights stay readable."""
+    import mtlbench.baselines.ml_mmoe as ml_mmoe_module
+    import mtlbench.baselines.mmoe as mmoe_module
+    import mtlbench.nn as nn_module
+
+    model = build(name, 3, **({"levels": 3} if name in ("ple", "ml_mmoe") else {}))
+    x = batch(64)
+
+    def run():
+        model.zero_grad(set_to_none=True)
+        out = model(*x)
+        out.pow(2).sum().backward()
+        return out.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}, model.gate_weights()
+
+    out, grads, gates = run()
+    separate = lambda x, banks: [bank(x) for bank in banks]  # noqa: E731 - each bank its own GEMM
+    monkeypatch.setattr(nn_module, "shared_input_linear", separate)
+    monkeypatch.setattr(mmoe_module, "shared_input_linear", separate)
+    monkeypatch.setattr(ml_mmoe_module, "shared_input_linear", separate)
+    ref_out, ref_grads, ref_gates = run()
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
+    for k in grads:
+        torch.testing.assert_close(grads[k], ref_grads[k], atol=1e-5, rtol=1e-5)
+    assert list(gates) == list(ref_gates) and gates
+    for k in gates:
+        torch.testing.assert_close(gates[k], ref_gates[k], atol=1e-6, rtol=1e-5)

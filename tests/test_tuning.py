@@ -463,3 +463,18 @@ def test_a_killed_tune_resumes(tmp_path):
     assert sum(T._counted(t) for t in trials) == 3
     assert any(t.state == TrialState.FAIL and "died" in t.user_attrs.get("fail_reason", "") for t in trials)
     assert not any(t.state == TrialState.RUNNING for t in trials)
+
+
+def test_a_study_names_its_objective_for_the_dashboard(tiny_suite, tmp_path):
+    """optuna-dashboard shows the study's metric names instead of "Objective 0"."""
+    import optuna
+
+    from mtlbench import get_profile
+    from mtlbench.provenance import StudyId
+    from mtlbench.tuning import open_storage, open_study, param_budget
+
+    prof = get_profile("quick")
+    open_study("hard_sharing", tiny_suite, prof, 1, param_budget(tiny_suite), None, False, "none", tmp_path)
+    sid = StudyId("hard_sharing", tiny_suite.name, prof.name, False)
+    study = optuna.load_study(study_name=sid.name, storage=open_storage(None, sid, tmp_path))
+    assert study.metric_names == ["validation score (-mean log error)"]

@@ -194,6 +194,11 @@ def open_study(model: str, data: SuiteData, prof: Profile, target: int, budget: 
     for key, value in attrs.items():
         if study.user_attrs.get(key) != value:
             _retry(lambda: study.set_user_attr(key, value), "set a study attribute")
+    names = [f"validation score of {t.name}" for t in data.tasks] if multi else ["validation score (-mean log error)"]
+    if study.metric_names != names:  # what optuna-dashboard shows instead of "Objective 0"
+        with warnings.catch_warnings():  # flagged experimental, stable since Optuna 3.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            _retry(lambda: study.set_metric_names(names), "name the objective")
     return study
 
 

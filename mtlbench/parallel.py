@@ -212,6 +212,17 @@ def as_finished(futures: set[Future], q: Any, on_event: Callable[[int, str, tupl
         yield from done
 
 
+def _picklable(obj: Any) -> bool:
+    """Whether ``obj`` can be sent to a spawned worker process (else the runs train in this process)."""
+    import pickle
+
+    try:
+        pickle.dumps(obj)
+        return True
+    except Exception:  # noqa: BLE001 - pickling raises several types (PicklingError, AttributeError, TypeError)
+        return False
+
+
 def run_local(layout: Layout, models: list[str] | None, suites: list[str] | None, seeds: int | None, profile: str,
               device: str, progress: Any = None, **kwargs: Any) -> Any:
     """``runner.run`` with ``layout.jobs`` worker processes (see the module docstring); returns the merged
@@ -224,6 +235,8 @@ def run_local(layout: Layout, models: list[str] | None, suites: list[str] | None
     from .suites import expand_suites
 
     units: list[Unit] = []
+    if layout.jobs > 1 and not _picklable(kwargs.get("params")):  # e.g. a lambda resolver from Python code
+        layout = Layout(1, layout.threads)
     if layout.jobs > 1:
         files = kwargs.get("suite_files")
         if files:  # registered here (and in every worker); the units name their suites

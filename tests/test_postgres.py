@@ -70,7 +70,7 @@ def start_workers(tmp_path, url, n, trials, suite=TINY, env=None, delay=None):
     procs = []
     for i in range(n):
         args = ["tune", "hard_sharing", "--suite", suite, "--trials", str(trials), "--storage", url,
-                "--results-dir", str(tmp_path / f"worker{i}"), "--sampler-seed", str(i), "--pruner", "none"]
+                "--results-dir", str(tmp_path / f"worker{i}"), "--sampler-seed", str(i), "--pruner", "none", "--jobs", "1"]
         procs.append(subprocess.Popen([sys.executable, "-c", WORKER, str(start), *args], cwd=tmp_path,
                                       env={**cli_env(tmp_path), **(env or {})}, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))

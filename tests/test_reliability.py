@@ -53,7 +53,8 @@ def test_damaged_record_is_ignored_with_a_warning_and_recomputed(tmp_path):
 
 @pytest.mark.slow
 def test_kill_after_first_record_then_resume(tmp_path):
-    args = ["single_task", "hard_sharing", "--suite", TINY, "--seeds", "2", "--device", "cpu"]
+    # one process (--jobs 1): the test kills it and checks what it left behind
+    args = ["single_task", "hard_sharing", "--suite", TINY, "--seeds", "2", "--device", "cpu", "--jobs", "1"]
     ref = tmp_path / "ref"
     assert start(tmp_path, ref, *args).wait(timeout=300) == 0
     cut = tmp_path / "cut"

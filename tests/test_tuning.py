@@ -441,7 +441,7 @@ def test_two_local_workers_share_one_journal_study(tmp_path):
 def test_a_killed_tune_resumes(tmp_path):
     res = tmp_path / "results"
     suite = "synthetic[p=0.5,n_train=20000,n_val=2000,n_test=500]"
-    cmd = [sys.executable, "-m", "mtlbench.cli", "tune", "hard_sharing", "--suite", suite, "--trials", "3",
+    cmd = [sys.executable, "-m", "mtlbench.cli", "tune", "hard_sharing", "--suite", suite, "--trials", "3", "--jobs", "1",
            "--results-dir", str(res), "--pruner", "none"]
     proc = subprocess.Popen(cmd, env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = T.studies_dir("quick", res) / f"{T.study_slug('hard_sharing', suite)}.journal"

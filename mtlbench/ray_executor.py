@@ -108,33 +108,18 @@ def train_remote(job: RayRun) -> RayOutcome:
 def run_ray(address: str | None, threads: int, models: list[str] | None, suites: list[str] | None, seeds: int | None,
             profile: str, device: str, progress: Any = None, force: bool = False, results_dir: str | Path | None = None,
             params: Any = None, overrides: dict[str, Any] | None = None,
-            suite_files: list[str | Path] | None = None) -> Any:
+            suite_files: list[str | Path] | None = None, weightings: list[str] | None = None) -> Any:
     """``runner.run`` on a Ray cluster (module docstring); returns the RunSummary. ``progress``: each finished
     run is one ``start(label, 1)``/``end()`` pair, each skipped one a ``skip()``."""
     from .model import skip_reason
     from .params import apply_overrides
-    from .profiles import get_profile
     from .provenance import RunId
-    from .records import RecordStore, key_of
-    from .runner import RunSummary, _carries, _skip, check_writable, resolve_models
-    from .suites import expand_suites, load_suite
+    from .records import key_of
+    from .runner import RunSummary, _carries, _skip, plan_run, weighting_skip, with_weightings
+    from .suites import load_suite
 
-    if suite_files:
-        from .tasks.user_file import with_suite_files
-
-        suites = with_suite_files(suites, suite_files)
-    prof = get_profile(profile)
-    model_names = resolve_models(models)
-    instances = expand_suites(suites, prof)
-    n_seeds = prof.seeds if seeds is None else seeds
-    if n_seeds < 1:
-        raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
-    store = RecordStore(prof.name, results_dir)
-    check_writable(store.dir)
-    if params is None:
-        from .tuning import StudyParams
-
-        params = StudyParams(None, results_dir)
+    prof, model_names, instances, n_seeds, store, params = plan_run(models, suites, seeds, profile, results_dir,
+                                                                    suite_files, params)
     ray = connect(address)
     task = ray.remote(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0, max_retries=RETRIES,
                       retry_exceptions=False)(train_remote)
@@ -146,19 +131,24 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
             if (why := skip_reason(model_name, data.tasks)) is not None:
                 summary.skipped.append(f"{data.name}/{model_name} ({why})")
                 continue
-            rp = apply_overrides(model_name, params(model_name, data, prof), overrides)
-            for seed in range(n_seeds):
-                parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                             profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed)
-                key, run_id = key_of(**parts), RunId(instance, model_name, seed)
-                if store.exists(key) and not force:
-                    added = not _carries(store, parts, rp.source) and _label(store, key, str(rp.source))
-                    (summary.labelled if added else summary.skipped).append(str(run_id))
-                    _skip(progress)
+            base = apply_overrides(model_name, params(model_name, data, prof), overrides)
+            for rp in with_weightings(base, weightings):
+                if (why := weighting_skip(model_name, rp)) is not None:
+                    summary.skipped.append(f"{data.name}/{model_name} ({why})")
                     continue
-                job = RayRun(instance, model_name, seed, prof.name, rp, data.checksum, device, threads,
-                             tuple(str(f) for f in suite_files or ()))
-                submitted[task.options(name=f"mtlbench {run_id}").remote(job)] = (run_id, key, rp)
+                for seed in range(n_seeds):
+                    parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
+                                 profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed)
+                    key, run_id = key_of(**parts), RunId(instance, model_name, seed)
+                    summary.keys.append(key)
+                    if store.exists(key) and not force:
+                        added = not _carries(store, parts, rp.source) and _label(store, key, str(rp.source))
+                        (summary.labelled if added else summary.skipped).append(str(run_id))
+                        _skip(progress)
+                        continue
+                    job = RayRun(instance, model_name, seed, prof.name, rp, data.checksum, device, threads,
+                                 tuple(str(f) for f in suite_files or ()))
+                    submitted[task.options(name=f"mtlbench {run_id}").remote(job)] = (run_id, key, rp)
     _collect(ray, submitted, store, summary, progress, force)
     return summary
 

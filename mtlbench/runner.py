@@ -6,7 +6,7 @@ import traceback
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -226,25 +226,10 @@ def run(
     ``only_seeds``: run only these of the seeds ``0 .. seeds-1`` (``mtlbench.parallel`` hands each worker
     process its share this way).
     """
-    if suite_files:
-        from .tasks.user_file import with_suite_files
-
-        suites = with_suite_files(suites, suite_files)
-    prof = get_profile(profile)
+    plan = plan_run(models, suites, seeds, profile, results_dir, suite_files, params)
+    prof, model_names, instances, n_seeds, store, resolver = plan
     dev = resolve_device(device)
-    model_names = resolve_models(models)
-    instances = expand_suites(suites, prof)
-    n_seeds = prof.seeds if seeds is None else seeds
-    if n_seeds < 1:
-        raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
-    store = RecordStore(prof.name, results_dir)
-    check_writable(store.dir)
     git_commit()  # now, while the checkout still matches the loaded code (cached for every record)
-    if params is None:  # tuned params from this profile's studies (mtlbench tune) when they exist, else defaults
-        from .tuning.resolve import StudyParams
-
-        params = StudyParams(None, results_dir)
-    resolver = params
     summary = RunSummary()
     seeds_to_run = [s for s in range(n_seeds) if only_seeds is None or s in only_seeds]
 
@@ -256,15 +241,54 @@ def run(
                 continue
             base = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
             for rp in with_weightings(base, weightings):
-                if rp.train.weighting != DEFAULT_WEIGHTING and get_model_class(model_name).independent_tasks:
-                    summary.skipped.append(f"{data.name}/{model_name} ({rp.train.weighting}: no parameter is shared, "
-                                           "so every weighting is the static step)")
+                if (why := weighting_skip(model_name, rp)) is not None:
+                    summary.skipped.append(f"{data.name}/{model_name} ({why})")
                     continue
                 _run_model(model_name, data, prof, rp, seeds_to_run, force, dev, store, progress, summary)
     return summary
 
 
 DEFAULT_WEIGHTING = TrainConfig().weighting
+
+
+class RunPlan(NamedTuple):
+    """What ``run`` (and the Ray executor) work through: profile, models, suite instances, seeds, the record
+    store and the parameter resolver."""
+    prof: Profile
+    model_names: list[str]
+    instances: list[str]
+    n_seeds: int
+    store: RecordStore
+    params: ParamsResolver
+
+
+def plan_run(models, suites, seeds, profile, results_dir, suite_files=None, params=None) -> RunPlan:
+    """Resolve and check a run's arguments (user suites registered, writable results, the default resolver:
+    tuned params from this profile's studies when they exist, else defaults)."""
+    if suite_files:
+        from .tasks.user_file import with_suite_files
+
+        suites = with_suite_files(suites, suite_files)
+    prof = get_profile(profile)
+    model_names = resolve_models(models)
+    instances = expand_suites(suites, prof)
+    n_seeds = prof.seeds if seeds is None else seeds
+    if n_seeds < 1:
+        raise MtlbenchError(f"--seeds {n_seeds} is out of range; use at least 1.")
+    store = RecordStore(prof.name, results_dir)
+    check_writable(store.dir)
+    if params is None:
+        from .tuning.resolve import StudyParams
+
+        params = StudyParams(None, results_dir)
+    return RunPlan(prof, model_names, instances, n_seeds, store, params)
+
+
+def weighting_skip(model_name: str, rp: RunParams) -> str | None:
+    """Why a run with a non-default weighting is not trained (None: it is)."""
+    if rp.train.weighting != DEFAULT_WEIGHTING and get_model_class(model_name).independent_tasks:
+        return f"{rp.train.weighting}: no parameter is shared, so every weighting is the static step"
+    return None
 
 
 def with_weightings(rp: RunParams, weightings: list[str] | None) -> list[RunParams]:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from .fsio import finished
 from .errors import MtlbenchError
 from .provenance import RunId
 from .registry import did_you_mean
@@ -248,7 +249,7 @@ def run_cmd(
 
 
 def _record_count(store) -> int:
-    return sum(1 for _ in store.records_dir.glob("*.json")) if store.records_dir.is_dir() else 0
+    return len(finished(store.records_dir))
 
 
 def _resume_command() -> str:

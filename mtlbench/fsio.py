@@ -17,6 +17,23 @@ def _tmp_for(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
 
 
+def is_temporary(path: str | Path) -> bool:
+    """Whether ``path`` is a writer's temporary file (one a killed process can leave behind; never a result)."""
+    name = Path(path).name
+    return name.startswith(".") and ".tmp" in name
+
+
+def finished(folder: str | Path, pattern: str = "*.json") -> list[Path]:
+    """The finished files in ``folder`` that match ``pattern``, sorted; [] when the folder does not exist.
+
+    Every reader of result folders lists them through this: ``Path.glob("*.json")`` also matches the hidden
+    temporary ``.NAME.PID.tmp.json`` of a writer in progress, or of one that was killed mid-write."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(pattern) if not is_temporary(p))
+
+
 def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], None], fsync: bool = False) -> Path:
     """``write(fh)`` fills a temporary binary file, which then replaces ``path`` in one step.
 

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from .errors import MtlbenchError
-from .fsio import atomic_write
+from .fsio import atomic_write, finished
 from .gitinfo import CODE_PATHSPEC, checkout_commit  # noqa: F401 - CODE_PATHSPEC re-exported
 
 #: 2: the key leaves out the parameter source; a record carries every label it was requested under.
@@ -208,7 +208,7 @@ class RecordStore:
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The record whose key starts with ``prefix`` (at least 6 characters)."""
-        matches = sorted(self.records_dir.glob(f"{prefix}*.json")) if len(prefix) >= 6 else []
+        matches = finished(self.records_dir, f"{prefix}*.json") if len(prefix) >= 6 else []
         if len(matches) != 1:
             what = "no record" if not matches else f"{len(matches)} records"
             raise MtlbenchError(f"{what} of profile {self.profile!r} in {self.records_dir} matches key {prefix!r}; "
@@ -227,9 +227,7 @@ class RecordStore:
 
 def _read_dir(d: Path) -> list[dict[str, Any]]:
     out = []
-    if not d.is_dir():
-        return out
-    for p in sorted(d.glob("*.json")):
+    for p in finished(d):
         try:
             out.append(json.loads(p.read_text()))
         except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:

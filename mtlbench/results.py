@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .fsio import finished
 from .errors import MtlbenchError
 from .profiles import PROFILES, get_profile
 from .records import RecordStore, profile_dir, results_root
@@ -174,7 +175,7 @@ def _find(key: str, profile: str | None, results_dir: str | Path | None) -> dict
     if profile is not None:
         return RecordStore(get_profile(profile).name, results_dir).find(key)
     hits = [p for p in _profiles(None, results_dir)
-            if len(key) >= 6 and list((profile_dir(p, results_dir) / "records").glob(f"{key}*.json"))]
+            if len(key) >= 6 and finished(profile_dir(p, results_dir) / "records", f"{key}*.json")]
     if len(hits) != 1:
         what = "no profile" if not hits else f"profiles {', '.join(hits)}"
         raise MtlbenchError(f"record key {key!r} is found in {what} under {results_root(results_dir)}; give at least 6 "

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .fsio import finished
 from .errors import MtlbenchError
 
 DEFAULT_URI = "mlruns"
@@ -191,4 +192,4 @@ def new_records(before: dict[str, float], records_dir: Path) -> list[dict[str, A
 
 def record_mtimes(records_dir: Path) -> dict[str, float]:
     """Path → modification time of every record file (to find what a command wrote)."""
-    return {str(p): p.stat().st_mtime_ns for p in sorted(records_dir.glob("*.json"))} if records_dir.is_dir() else {}
+    return {str(p): p.stat().st_mtime_ns for p in finished(records_dir)}

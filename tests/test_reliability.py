@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 
 import mtlbench
+from mtlbench.fsio import finished, is_temporary, temp_path
 from mtlbench.records import RecordStore
 
 from conftest import TINY, cli_env
@@ -51,6 +54,20 @@ def test_damaged_record_is_ignored_with_a_warning_and_recomputed(tmp_path):
     assert json.loads(path.read_text())["test_metrics"] == good["test_metrics"]
 
 
+def test_temporary_file_of_a_killed_writer_is_not_a_record(tmp_path):
+    res = tmp_path / "r"
+    mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    (path,) = finished(res / "quick" / "records")
+    left = temp_path(path).with_name(temp_path(path).name.replace(str(os.getpid()), "999999"))
+    left.write_text(path.read_text()[:50])  # what SIGKILL mid-write leaves behind
+    assert is_temporary(left) and left.suffix == ".json" and left in set((res / "quick" / "records").glob("*.json"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even "unreadable": it is no record at all
+        assert len(mtlbench.load_records("quick", res)) == 1
+        s = mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    assert not s.done and len(s.skipped) == 1
+
+
 @pytest.mark.slow
 def test_kill_after_first_record_then_resume(tmp_path):
     # one process (--jobs 1): the test kills it and checks what it left behind
@@ -60,14 +77,15 @@ def test_kill_after_first_record_then_resume(tmp_path):
     cut = tmp_path / "cut"
     proc = start(tmp_path, cut, *args)
     records = cut / "quick" / "records"
-    wait_for(lambda: records.is_dir() and any(records.glob("*.json")), proc)
+    wait_for(lambda: bool(finished(records)), proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    first = {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")}
+    # a record being written at the kill leaves its hidden temporary file: not a record, and not read as one
+    first = {p.name: p.stat().st_mtime_ns for p in finished(records)}
     again = start(tmp_path, cut, *args)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
-    assert f"{len(first)} already done" in out
+    assert f"{len(first)} already done" in " ".join(out.split()), out
     assert all((records / n).stat().st_mtime_ns == t for n, t in first.items())  # not recomputed
     assert comparable(cut) == comparable(ref)  # every record exactly once, same metrics
 
@@ -84,7 +102,7 @@ def test_kill_mid_epoch_resumes_from_the_checkpoint(tmp_path):
     time.sleep(0.3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not any((cut / "quick" / "records").glob("*.json"))
+    assert not finished(cut / "quick" / "records")
     again = start(tmp_path, cut, *args)
     _, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
@@ -103,4 +121,4 @@ def test_two_concurrent_runs_share_one_results_dir(tmp_path):
     assert trained == 8  # the two processes split the work, nothing trained twice
     recs = RecordStore("quick", res).records()
     assert len(recs) == 8 and len({r["key"] for r in recs}) == 8
-    assert not list((res / "quick" / "records").glob(".*.tmp"))
+    assert not [p for p in (res / "quick" / "records").iterdir() if is_temporary(p)]  # every write completed

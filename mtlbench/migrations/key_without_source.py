@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MtlbenchError
-from ..fsio import atomic_write
+from ..fsio import atomic_write, finished
 from ..records import SCHEMA_VERSION, key_of, with_label
 
 
@@ -54,7 +54,7 @@ def _parts(rec: dict[str, Any]) -> str:
 
 def plan(records_dir: Path) -> list[Merge]:
     """The new records of ``records_dir`` (read only). Raises MtlbenchError on what it cannot place."""
-    files = sorted(records_dir.glob("*.json"))
+    files = finished(records_dir)
     recs: dict[Path, dict[str, Any]] = {}
     for p in files:
         try:
@@ -156,7 +156,7 @@ def migrate(records_dir: str | Path, dry_run: bool = False) -> list[str]:
     lines = describe(merges, d)
     if not dry_run:
         apply(merges, d)
-    n_old = len(list(d.glob("*.json"))) if dry_run else sum(len(m.sources) for m in merges)
+    n_old = len(finished(d)) if dry_run else sum(len(m.sources) for m in merges)
     lines.append(f"{'would write' if dry_run else 'wrote'} {len(merges)} records from {n_old} files "
                  f"({sum(len(m.sources) > 1 for m in merges)} merged, "
                  f"{sum(int(m.record['replicate']) > 0 for m in merges)} replicates).")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MtlbenchError
-from ..fsio import atomic_write
+from ..fsio import atomic_write, finished
 from ..profiles import PROFILES
 from ..records import profile_dir, results_root
 from .build import build_report
@@ -36,7 +36,7 @@ def scopes_with_records(profile: str, results_dir: str | Path | None = None) -> 
 
 def profiles_with_records(results_dir: str | Path | None = None, scope: Scope | None = None) -> list[str]:
     """Profiles whose records folder holds at least one record (of ``scope`` when given), in PROFILES order."""
-    found = [p for p in PROFILES if any((profile_dir(p, results_dir) / "records").glob("*.json"))]
+    found = [p for p in PROFILES if finished(profile_dir(p, results_dir) / "records")]
     if scope is not None:
         found = [p for p in found if scope in scopes_with_records(p, results_dir)]
     if not found:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..fsio import finished
 from ..errors import MtlbenchError
 from ..metadata import INDEPENDENT_TASK_MODELS
 from ..provenance import ParamsSource
@@ -87,9 +88,7 @@ def load_studies(profile: str, results_dir: str | Path | None = None) -> list[St
     """Study exports ``results/<profile>/studies/*.json`` (read leniently: the tuning module owns the format)."""
     d = studies_dir(profile, results_dir)
     out: list[Study] = []
-    if not d.is_dir():
-        return out
-    for p in sorted(d.glob("*.json")):
+    for p in finished(d):
         try:
             blob = json.loads(p.read_text())
         except (OSError, json.JSONDecodeError, UnicodeDecodeError):
@@ -191,9 +190,7 @@ def load_utilisation(profile: str, results_dir: str | Path | None = None) -> lis
     gate labels, titles and levels are taken as they are)."""
     d = utilisation_dir(profile, results_dir)
     out: list[Utilisation] = []
-    if not d.is_dir():
-        return out
-    for p in sorted(d.glob("*.json")):
+    for p in finished(d):
         try:
             u = json.loads(p.read_text())
             out.append(Utilisation(u["suite"], u["model"], int(u.get("seed", 0)), u.get("config", {}),
@@ -212,7 +209,7 @@ def load_experiment(profile: str, results_dir: str | Path | None = None) -> list
     """The MMoE synthetic experiment's result files (``<model>__p<p>__r<run>.json``), ordered by (p, model, run)."""
     d = profile_dir(profile, results_dir) / "experiments" / EXPERIMENT
     out: list[ExperimentRun] = []
-    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+    for p in finished(d):
         try:
             b = json.loads(p.read_text())
             out.append(ExperimentRun(str(b["model"]), float(b["p"]), int(b["run"]), int(b["curve_every"]),

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..fsio import finished
 from ..data import SuiteData
 from ..errors import MtlbenchError
 from ..names import parse_instance
@@ -37,7 +38,7 @@ def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str
 
     rest = others(own)
     best: tuple[float, float, dict[str, Any]] | None = None
-    stems = {f.stem for f in folder.glob(f"{StudyId(model, family, '').slug}*") if f.suffix in (".json", ".journal")}
+    stems = {f.stem for f in finished(folder, f"{StudyId(model, family, '').slug}*") if f.suffix in (".json", ".journal")}
     for stem in sorted(stems):
         if stem.endswith("@mo"):
             continue

@@ -179,7 +179,7 @@ class _RunLine:
 
 JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: enough to keep every core busy: cores / threads per run; 1 on CUDA).")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="Torch threads per run (default: $OMP_NUM_THREADS, else cores / --jobs, else 1). A record stores its thread count; CPU results are reproducible per thread count.")]
-ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (worker processes on this machine) | ray (tasks on a Ray cluster: pip install 'mtlbench[ray]').")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (worker processes on this machine) | ray (tasks on a Ray cluster: pip install 'mtlbench\\[ray]').")]
 RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="Address of a running Ray cluster for --executor ray (default: $RAY_ADDRESS, else 'auto').")]
 
 

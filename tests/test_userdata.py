@@ -164,6 +164,8 @@ def test_help_and_defaults_agree():
     assert C.DEFAULT_PROFILE == DEFAULT_PROFILE == mtlbench.DEFAULT_PROFILE
     r = CliRunner().invoke(app, ["tune", "--help"], env={"COLUMNS": "300"})
     assert f"quick {DEFAULT_TRIALS['quick']}, standard {DEFAULT_TRIALS['standard']}" in r.output
+    for extra in ("ray", "mlflow"):  # an unescaped [extra] in help text is eaten as rich markup
+        assert f"pip install 'mtlbench[{extra}]'" in r.output
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     from mtlbench.report.markdown.commands import INSTALL
 

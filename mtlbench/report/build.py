@@ -14,6 +14,7 @@ from .load import is_tuned, load_experiment, load_records, load_studies, load_ut
 from .schema import Report
 from .scope import Scope, is_user_record, records_in_scope, studies_in_scope, utilisation_in_scope
 from .select import select_records
+from .weighting import analyse_weightings
 
 
 def build_report(profile: str, results_dir: str | Path | None = None, scope: Scope = "official") -> Report:
@@ -46,5 +47,7 @@ def build_report(profile: str, results_dir: str | Path | None = None, scope: Sco
         rep.default_suites = build_suites(defaults, studies)
     rep.convergence = convergence(chosen + defaults)
     rep.curves = learning_curves(chosen)
+    rep.weightings, notices = analyse_weightings(views, chosen)
+    rep.notices += notices
     rep.experiment = analyse_experiment(load_experiment(profile, results_dir)) if scope == "official" else None
     return rep

@@ -194,6 +194,7 @@ class Report:
     convergence: list[Any] = field(default_factory=list)  # ``convergence.SuiteConvergence`` per suite
     experiment: Any = None  # ``experiment.Experiment`` of the MMoE synthetic runs, or None
     curves: list[Any] = field(default_factory=list)  # ``curves.SuiteCurves`` of the compared runs, per suite
+    weightings: list[Any] = field(default_factory=list)  # ``weighting.WeightingSuite`` per suite with non-static runs
     scope: str = "official"  # ``scope.Scope``: the leaderboard's registered suites, or the user's suites and --set runs
 
     @property

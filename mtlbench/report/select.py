@@ -49,13 +49,13 @@ def select_records(records: list[dict[str, Any]], variant: str = "best") -> tupl
         for r in current:
             by_model[r["model"]].append(r)
         for model in sorted(by_model):
-            chosen_model, notice = _one_parameter_set(suite, model, by_model[model], variant)
+            chosen_model, notice = one_parameter_set(suite, model, by_model[model], variant)
             chosen.extend(chosen_model)
             notices.extend(notice)
     return chosen, notices
 
 
-def _one_parameter_set(suite: str, model: str, rs: list[dict[str, Any]], variant: str) -> tuple[list[dict[str, Any]], list[str]]:
+def one_parameter_set(suite: str, model: str, rs: list[dict[str, Any]], variant: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The records of one (suite, model) under the chosen parameter set, one per seed (the newest wins)."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rs:

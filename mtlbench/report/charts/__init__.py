@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..schema import Report
-from . import cd, curves, experiment, gain, sweep, tuning, utilisation
+from . import cd, curves, experiment, gain, sweep, tuning, utilisation, weighting
 from .html import write_html
 from .specs import ChartSpec, chart_specs, model_colour, model_marker, png_size
 from .static import browser_errors, find_browser, png_digests, write_static
@@ -24,7 +24,7 @@ __all__ = ["ChartSpec", "FIGURES", "build_figure", "browser_errors", "chart_spec
 FIGURES: dict[str, Callable] = {"gain": gain.figure, "curves": curves.figure, "sweep": sweep.figure, "utilisation": utilisation.figure,
                                 "tuning": tuning.history_figure, "importance": tuning.importance_figure,
                                 "cd": cd.figure, "exp_curves": experiment.curves_figure,
-                                "exp_final": experiment.final_figure}
+                                "exp_final": experiment.final_figure, "wgain": weighting.figure}
 
 
 def build_figure(spec: ChartSpec):

@@ -83,6 +83,17 @@ def chart_specs(rep: Report) -> list[ChartSpec]:
             "of the gain (seeds and test set combined). Upper right: better on both tasks; lower left: worse on both; "
             "the other two quadrants: the seesaw.*",
             data=s))
+    for w in rep.weightings:
+        if len(w.result.tasks) < 2 or not w.pairs:
+            continue
+        a, b = w.result.tasks[0]["name"], w.result.tasks[1]["name"]
+        more = f" (tasks {a} and {b} of {len(w.result.tasks)})" if len(w.result.tasks) > 2 else ""
+        specs.append(ChartSpec(
+            "wgain", ("wgain", w.suite), f"weighting_{slug(w.suite)}", f"Architecture × weighting on {w.suite}",
+            f"*Relative gain over single-task on `{a}` (x) and `{b}` (y){more}, in %, of every (architecture, "
+            "loss-weighting strategy) pair: colour per architecture, marker per strategy; error bars ±1 standard "
+            "error of the gain. Upper right: better on both tasks; the upper-left and lower-right quadrants: the seesaw.*",
+            data=w))
     for c in rep.curves:
         if not c.models:
             continue

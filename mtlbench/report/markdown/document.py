@@ -16,6 +16,7 @@ from .protocol import render_protocol
 from .ranking import _render_ranking
 from .suites import _render_suite
 from .tuning import _render_studies
+from .weighting import render_weightings
 
 
 def _title(rep: Report) -> list[str]:
@@ -96,6 +97,7 @@ def render_markdown(rep: Report, chart_prefix: str = "charts") -> str:
                 "expert that gate cannot mix.", ""]
         for sp in util:
             out += [f"### {sp.title}", "", f"![{sp.title}]({chart_prefix}/{sp.name}.png)", ""]
+    out += render_weightings(rep, chart_prefix, by_key)
     out += render_protocol(rep)
     out += render_experiment(rep, chart_prefix, [sp for sp in specs if sp.kind in ("exp_curves", "exp_final")])
     if rep.studies:

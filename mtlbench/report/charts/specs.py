@@ -69,28 +69,31 @@ def _sweep_axis(points: list[SuiteResult]) -> str | None:
     return None
 
 
+def _gain_axes(tasks: list[dict]) -> str:
+    """What a gain-vs-gain chart's axes show: the first two tasks of the suite."""
+    a, b = tasks[0]["name"], tasks[1]["name"]
+    more = f" (tasks {a} and {b} of {len(tasks)})" if len(tasks) > 2 else ""
+    return f"Relative gain over single-task on `{a}` (x) and `{b}` (y){more}"
+
+
 def chart_specs(rep: Report) -> list[ChartSpec]:
     specs: list[ChartSpec] = _cd_specs(rep) + _experiment_specs(rep)
     for s in rep.suites:
         ref = s.reference
         if ref is None or len(s.tasks) < 2 or len(s.models) < 2:
             continue
-        a, b = s.tasks[0]["name"], s.tasks[1]["name"]
-        more = f" (tasks {a} and {b} of {len(s.tasks)})" if len(s.tasks) > 2 else ""
         specs.append(ChartSpec(
             "gain", ("gain", s.suite), f"gain_{s.slug}", f"Gain vs gain on {s.suite}",
-            f"*Relative gain over single-task on `{a}` (x) and `{b}` (y){more}, in %; error bars ±1 standard error "
+            f"*{_gain_axes(s.tasks)}, in %; error bars ±1 standard error "
             "of the gain (seeds and test set combined). Upper right: better on both tasks; lower left: worse on both; "
             "the other two quadrants: the seesaw.*",
             data=s))
     for w in rep.weightings:
         if len(w.result.tasks) < 2 or not w.pairs:
             continue
-        a, b = w.result.tasks[0]["name"], w.result.tasks[1]["name"]
-        more = f" (tasks {a} and {b} of {len(w.result.tasks)})" if len(w.result.tasks) > 2 else ""
         specs.append(ChartSpec(
             "wgain", ("wgain", w.suite), f"weighting_{slug(w.suite)}", f"Architecture × weighting on {w.suite}",
-            f"*Relative gain over single-task on `{a}` (x) and `{b}` (y){more}, in %, of every (architecture, "
+            f"*{_gain_axes(w.result.tasks)}, in %, of every (architecture, "
             "loss-weighting strategy) pair: colour per architecture, marker per strategy; error bars ±1 standard "
             "error of the gain. Upper right: better on both tasks; the upper-left and lower-right quadrants: the seesaw.*",
             data=w))

@@ -2,6 +2,8 @@
 gain, the convergence rules, and the MMoE synthetic experiment's analysis."""
 from __future__ import annotations
 
+import dataclasses
+
 import math
 
 import numpy as np
@@ -119,7 +121,8 @@ def test_late_choice_flags_a_suite():
 
 # ------------------------------------------------------------------ the MMoE synthetic experiment
 def _run(model: str, p: float, r: int, loss: float) -> ExperimentRun:
-    return ExperimentRun(model, p, r, 10, [[loss + 1, loss + 1], [loss, loss]], [loss, loss], 1.0, "c0ffee")
+    return ExperimentRun(model, p, r, 10, [[loss + 1, loss + 1], [loss, loss]], [loss, loss], 1.0, "c0ffee",
+                         val_curve=[[loss + 2, loss], [loss + 1, loss + 1], [loss, loss]], steps_per_epoch=7)
 
 
 def test_experiment_pairs_runs_and_finds_the_trend():
@@ -138,6 +141,10 @@ def test_experiment_pairs_runs_and_finds_the_trend():
     assert rho < 0 and slope < 0 and p_slope < 0.05  # the advantage grows as p falls
     c = e.curve("mmoe", 1.0)
     assert c.steps == [10, 20] and len(c.mean) == 2 and c.low[1] <= c.mean[1] <= c.high[1]
+    v = e.curve("mmoe", 1.0, validation=True)  # validation MSE after each epoch, at the epoch's last step
+    assert v.steps == [7, 14, 21] and v.mean[0] == pytest.approx(v.mean[1]) and v.mean[2] < v.mean[1]
+    older = dataclasses.replace(runs[0], val_curve=[], steps_per_epoch=0)  # files without validation curves
+    assert analyse_experiment([older]).curve(older.model, older.p, validation=True) is None
 
 
 def test_critical_difference_chart_draws_groups_and_scale():

@@ -21,7 +21,7 @@ SHARED, MMOE = "hard_sharing", "mmoe"
 @dataclass(frozen=True)
 class Curve:
     steps: list[int]  # training step at the end of each curve point
-    mean: list[float]  # [points] mean over runs of the task-averaged training loss
+    mean: list[float]  # [points] mean over runs of the task-averaged loss (training, or validation MSE)
     low: list[float]  # 10 % quantile over runs
     high: list[float]  # 90 % quantile over runs
 
@@ -49,11 +49,16 @@ class Experiment:
     trend: tuple[float, float | None, float, float | None] | None  # (Spearman ρ, p, slope, slope p) or None
     commits: list[str] = field(default_factory=list)  # commits that produced the result files, sorted
 
-    def curve(self, model: str, p: float) -> Curve:
+    def curve(self, model: str, p: float, validation: bool = False) -> Curve | None:
+        """The task-averaged training loss over steps (every ``curve_every`` steps), or with ``validation`` the
+        validation MSE after each epoch placed at that epoch's last step (None when the runs have no such curve)."""
         runs = self.by_cell[(model, p)]
-        n = min(len(r.train_curve) for r in runs)
-        x = np.asarray([[sum(pt) / len(pt) for pt in r.train_curve[:n]] for r in runs])  # [runs, points]
-        every = runs[0].curve_every
+        pts = [r.val_curve if validation else r.train_curve for r in runs]
+        every = runs[0].steps_per_epoch if validation else runs[0].curve_every
+        n = min(len(c) for c in pts)
+        if n == 0 or every <= 0:
+            return None
+        x = np.asarray([[sum(pt) / len(pt) for pt in c[:n]] for c in pts])  # [runs, points]
         lo, hi = np.quantile(x, [0.1, 0.9], axis=0)
         return Curve([every * (i + 1) for i in range(n)], x.mean(axis=0).tolist(), lo.tolist(), hi.tolist())
 

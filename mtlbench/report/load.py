@@ -215,7 +215,9 @@ def load_experiment(profile: str, results_dir: str | Path | None = None) -> list
             out.append(ExperimentRun(str(b["model"]), float(b["p"]), int(b["run"]), int(b["curve_every"]),
                                      [[float(x) for x in pt] for pt in b["train_curve"]],
                                      [float(x) for x in b["test_mse"]], float(b.get("seconds") or 0.0),
-                                     str(b.get("commit") or "")))
+                                     str(b.get("commit") or ""),
+                                     [[float(x) for x in ep] for ep in b.get("val_mse") or []],
+                                     int(b.get("steps_per_epoch") or 0)))
         except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
             warnings.warn(f"ignoring unreadable experiment result {p}", stacklevel=2)
     return sorted((r for r in out if r.train_curve and r.test_mse), key=lambda r: (-r.p, model_key(r.model), r.run))

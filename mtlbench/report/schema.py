@@ -167,6 +167,8 @@ class ExperimentRun:
     test_mse: list[float]  # [task] at the best-validation epoch
     seconds: float
     commit: str = ""
+    val_curve: list[list[float]] = field(default_factory=list)  # [epoch][task] validation MSE after each epoch
+    steps_per_epoch: int = 0  # training steps per epoch (places the validation points on the step axis)
 
     @property
     def test_loss(self) -> float:

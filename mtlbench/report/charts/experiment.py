@@ -17,21 +17,30 @@ def curves_figure(spec: ChartSpec):
     from plotly.subplots import make_subplots
 
     e: Experiment = spec.data
-    fig = make_subplots(rows=1, cols=len(e.correlations), shared_yaxes=True,
-                        subplot_titles=[f"p = {p:g}" for p in e.correlations])
-    for col, p in enumerate(e.correlations, 1):
-        for m in e.models:
-            c = e.curve(m, p)
-            colour = model_colour(m)
-            fig.add_trace(go.Scatter(x=c.steps + c.steps[::-1], y=c.high + c.low[::-1], fill="toself",
-                                     fillcolor=_rgba(colour, 0.15), line=dict(width=0), hoverinfo="skip",
-                                     showlegend=False, legendgroup=m), row=1, col=col)
-            fig.add_trace(go.Scatter(x=c.steps, y=c.mean, mode="lines", name=m, legendgroup=m,
-                                     line=dict(color=colour), showlegend=col == 1,
-                                     hovertemplate=f"{m}, p={p:g}<br>step %{{x}}: %{{y:.4f}}<extra></extra>"),
-                          row=1, col=col)
-        fig.update_xaxes(title_text="training step", row=1, col=col)
-    fig.update_yaxes(title_text="training loss (mean over tasks)", type="log", row=1, col=1)
+    rows = [False] + ([True] if any(e.curve(m, p, validation=True) for m in e.models for p in e.correlations) else [])
+    fig = make_subplots(rows=len(rows), cols=len(e.correlations), shared_yaxes="rows", shared_xaxes=True, vertical_spacing=0.1,
+                        subplot_titles=[f"p = {p:g}" for p in e.correlations] + [""] * len(e.correlations) * (len(rows) - 1))
+    for row, validation in enumerate(rows, 1):
+        for col, p in enumerate(e.correlations, 1):
+            for m in e.models:
+                c = e.curve(m, p, validation)
+                if c is None:
+                    continue
+                colour = model_colour(m)
+                fig.add_trace(go.Scatter(x=c.steps + c.steps[::-1], y=c.high + c.low[::-1], fill="toself",
+                                         fillcolor=_rgba(colour, 0.15), line=dict(width=0), hoverinfo="skip",
+                                         showlegend=False, legendgroup=m), row=row, col=col)
+                what = "validation MSE" if validation else "training loss"
+                fig.add_trace(go.Scatter(x=c.steps, y=c.mean, mode="lines+markers" if validation else "lines", name=m,
+                                         legendgroup=m, line=dict(color=colour), marker=dict(size=4),
+                                         showlegend=row == 1 and col == 1,
+                                         hovertemplate=f"{m}, p={p:g}, {what}<br>step %{{x}}: %{{y:.4f}}<extra></extra>"),
+                              row=row, col=col)
+            if row == len(rows):
+                fig.update_xaxes(title_text="training step", row=row, col=col)
+        fig.update_yaxes(title_text="validation MSE (mean over tasks)" if validation else "training loss (mean over tasks)",
+                         type="log", row=row, col=1)
+    fig.update_yaxes(type="log")
     layout(fig, spec.title, showlegend=True)
     return fig
 

@@ -152,10 +152,11 @@ def _experiment_specs(rep: Report) -> list[ChartSpec]:
         return []
     return [
         ChartSpec("exp_curves", ("experiment", "curves"), "mmoe_synthetic_curves",
-                  "MMoE synthetic experiment: training loss over steps",
+                  "MMoE synthetic experiment: training and validation loss over steps",
                   f"*Training loss (mean over both tasks, averaged over every {e.by_cell[(e.models[0], e.correlations[0])][0].curve_every} "
-                  "steps) against training steps, one panel per task correlation p: the line is the mean over runs, the "
-                  "band the 10–90 % range over runs (log scale).*", data=e),
+                  "steps) against training steps, one panel per task correlation p, and below it the validation MSE "
+                  "after each epoch: the line is the mean over runs, the band the 10–90 % range over runs (log scale).*",
+                  data=e),
         ChartSpec("exp_final", ("experiment", "final"), "mmoe_synthetic_final",
                   "MMoE synthetic experiment: final training loss over runs",
                   "*Distribution over runs of the final training loss (the last curve point, mean over both tasks) per "

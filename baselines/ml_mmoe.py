@@ -16,7 +16,7 @@ from torch import nn
 
 from mtlbench.baselines.mmoe import sample_experts
 from mtlbench.model import MTLModel, Trial, positive, register_model
-from mtlbench.nn import Encoder, Gates, MLPBank, Towers, mix, shared_input_linear
+from mtlbench.nn import Encoder, GateLabels, Gates, MLPBank, Towers, mix, shared_input_linear
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,19 @@ class MLMMoE(MTLModel):
         for gates, logits, bank in zip(self.expert_gates, z[2:], self.experts[1:]):
             e = bank(mix(gates.from_logits(logits), e))  # expert i reads Σ_j g_ij e_j: [E, B, h] -> [E, B, h]
         return self.towers(mix(self.task_gates.from_logits(z[1]), e))  # [K, B, h] -> [B, K]
+
+    def gate_labels(self) -> dict[str, GateLabels]:
+        """Expert gates of level l ≥ 2 (rows: its experts, columns: level l−1's experts) and the task gates
+        over the last level L's experts."""
+        L, E = self.cfg.levels, self.cfg.n_experts
+
+        def experts(level: int) -> tuple[str, ...]:
+            return tuple(f"L{level} expert {j + 1}" for j in range(E))
+
+        labels = {f"expert_gates.{l - 2}": GateLabels(f"level {l}: expert gates", l, experts(l), experts(l - 1))
+                  for l in range(2, L + 1)}
+        labels["task_gates"] = GateLabels(f"level {L}: task gates", L, tuple(t.name for t in self.tasks), experts(L))
+        return labels
 
     @classmethod
     def search_space(cls, trial: Trial, n_tasks: int) -> MLMMoEConfig:

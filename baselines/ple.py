@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mtlbench.model import MTLModel, Trial, positive, register_model
-from mtlbench.nn import Encoder, ExtractionLevel, Towers
+from mtlbench.nn import Encoder, ExtractionLevel, GateLabels, Towers
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,13 @@ class PLE(MTLModel):
         for level in self.levels:
             q = level(q)  # [K+1, B, h] (q_1..q_K, q_s); the last level gives [K, B, h]
         return self.towers(q)  # [B, K]
+
+    def gate_labels(self) -> dict[str, GateLabels]:
+        """Per level j (0-based name, 1-based title): task gates placed among all K·m + m_s experts of the
+        level, and the shared gate (levels before the last)."""
+        tasks = tuple(t.name for t in self.tasks)
+        return {f"levels.{j}.{bank}": labels for j, level in enumerate(self.levels)
+                for bank, labels in level.gate_labels(tasks, j + 1).items()}
 
     @classmethod
     def search_space(cls, trial: Trial, n_tasks: int) -> PLEConfig:

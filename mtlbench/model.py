@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -11,6 +11,9 @@ from torch import nn
 from .data import InputSpec, TaskSpec
 from .errors import MtlbenchError
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .nn import GateLabels
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,27 @@ class MTLModel(nn.Module):
         from .nn import Gates
 
         return {name: m.last for name, m in self.named_modules() if isinstance(m, Gates) and m.last is not None}
+
+    def gate_labels(self) -> dict[str, GateLabels]:
+        """Labels of every gate bank ``gate_weights`` returns, by the same names (the expert-utilisation report's
+        titles and axes). Needs no forward pass.
+
+        Default, for a bank of G gates over E experts: rows are the task names when G = K (title "task gates"),
+        "all tasks" when one gate serves every task, else "gate i" (title: the bank's name); columns "expert j";
+        level 1. A model whose gates mix other things (experts of a level, a subset of them) overrides this.
+        """
+        from .nn import Gates, GateLabels
+
+        tasks = tuple(t.name for t in self.tasks)
+        labels = {}
+        for name, g in self.named_modules():
+            if not isinstance(g, Gates):
+                continue
+            G = g.n_gates
+            rows = tasks if G == len(tasks) else ("all tasks",) if G == 1 else tuple(f"gate {i + 1}" for i in range(G))
+            labels[name] = GateLabels("task gates" if rows == tasks else name, 1, rows,
+                                      tuple(f"expert {j + 1}" for j in range(g.n_experts)))
+        return labels
 
     @classmethod
     def search_space(cls, trial: Trial, n_tasks: int) -> Any:

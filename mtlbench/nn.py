@@ -7,6 +7,7 @@ activations are [n, B, d]. A bank's layer is one batched matmul over weights sta
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -130,6 +131,28 @@ class Towers(nn.Module):
         return self.bank(h).squeeze(-1).transpose(0, 1)  # [K, B, 1] -> [B, K]
 
 
+@dataclass(frozen=True)
+class GateLabels:
+    """How the expert-utilisation report names one gate bank (weights [G, B, E], ``MTLModel.gate_weights``).
+
+    ``title``: the heatmap's title; ``level``: the 1-based level of the model the bank belongs to (banks are
+    read by level); ``rows``: one label per gate (G); ``cols``: the experts the heatmap shows. Without
+    ``index``, gate g's weight j is on expert ``cols[j]`` (E = len(cols)); with it (a gate that mixes a subset
+    of the level's experts, as CGC/PLE task gates do), on ``cols[index[g][j]]`` ([G, E] indices), so that
+    every row spans all experts of the level.
+    """
+
+    title: str
+    level: int
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    index: tuple[tuple[int, ...], ...] | None = None
+
+    def fields(self) -> dict[str, object]:
+        """The labels as a utilisation export stores them (``index`` is applied to the numbers, not stored)."""
+        return {"title": self.title, "level": self.level, "rows": list(self.rows), "cols": list(self.cols)}
+
+
 class Gates(nn.Module):
     """G gates, each ``softmax(Linear(selector))`` over the ``n_experts`` it mixes (with bias).
 
@@ -141,6 +164,14 @@ class Gates(nn.Module):
         super().__init__()
         self.linear = LinearBank(n_gates, d_in, n_experts)
         self.last: torch.Tensor | None = None
+
+    @property
+    def n_gates(self) -> int:
+        return self.linear.n
+
+    @property
+    def n_experts(self) -> int:
+        return self.linear.d_out
 
     def forward(self, sel: torch.Tensor) -> torch.Tensor:
         return self.from_logits(self.linear(sel))
@@ -292,7 +323,7 @@ class ExtractionLevel(nn.Module):
                  dropout: float = 0.0, shared_gate: bool = True):
         super().__init__()
         K, m = n_tasks, specific
-        self.n_tasks = K
+        self.n_tasks, self.n_specific, self.n_shared = K, m, shared  # experts per task, shared experts
         self.experts = MLPBank(K * m + shared, d_in, hidden, dropout)
         self.out_dim = self.experts.out_dim
         self.task_gates = Gates(K, d_in, m + shared)
@@ -317,3 +348,15 @@ class ExtractionLevel(nn.Module):
         if self.shared_gate is None:
             return out
         return torch.cat([out, mix(weights[1], experts)])  # [K+1, B, d_out]
+
+    def gate_labels(self, tasks: tuple[str, ...], level: int) -> dict[str, GateLabels]:
+        """Labels of ``task_gates`` and ``shared_gate`` (keys: those attribute names) at 1-based ``level``
+        for tasks named ``tasks``; every row spans the K·m + m_s experts of the level."""
+        m = self.n_specific
+        cols = tuple(f"{tasks[k]} expert {i + 1}" for k in range(self.n_tasks) for i in range(m)) + tuple(
+            f"shared expert {j + 1}" for j in range(self.n_shared))
+        labels = {"task_gates": GateLabels(f"level {level}: task gates", level, tuple(tasks), cols,
+                                           tuple(tuple(row) for row in self.index.tolist()))}
+        if self.shared_gate is not None:
+            labels["shared_gate"] = GateLabels(f"level {level}: shared gate", level, ("shared",), cols)
+        return labels

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import MtlbenchError
+from .names import suite_slug
 
 SourceKind = Literal["default", "trial", "study", "file"]
 
@@ -47,12 +48,9 @@ class StudyId:
 
     @property
     def slug(self) -> str:
-        """File stem of the study's export and journal: ``ple@synthetic_p=0.5`` (brackets, commas, slashes and
-        spaces replaced; no profile: the folder is the profile's)."""
-        s = f"{self.model}@{self.suite}"
-        for old, new in (("[", "_"), ("]", ""), (",", "_"), ("/", "_"), (" ", "_")):
-            s = s.replace(old, new)
-        return s + ("@mo" if self.multi_objective else "")
+        """File stem of the study's export and journal: ``ple@synthetic_p_0.5`` (the suite by ``names.suite_slug``;
+        no profile: the folder is the profile's)."""
+        return f"{self.model}@{suite_slug(self.suite)}" + ("@mo" if self.multi_objective else "")
 
     def __str__(self) -> str:
         return self.name

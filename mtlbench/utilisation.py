@@ -21,6 +21,7 @@ from .data import SuiteData
 from .errors import MtlbenchError
 from .fsio import atomic_write
 from .model import MTLModel, build_model, list_models, make_config
+from .nn import GateLabels
 from .names import suite_slug
 from .params import default_params
 from .profiles import get_profile
@@ -41,39 +42,10 @@ def out_path(profile: str, suite: str, model: str, results_dir: str | Path | Non
     return utilisation_dir(profile, results_dir) / f"{suite_slug(suite)}__{model}.json"
 
 
-def _labels(model: MTLModel, name: str, n_gates: int, n_inputs: int) -> dict[str, Any]:
-    """Title, row / column labels of a gate bank, and (for CGC/PLE task gates) the index that places
-    each gate's inputs among all experts of its level, so every row spans the same experts."""
-    tasks = [t.name for t in model.tasks]
-    parent_name, _, leaf = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    if hasattr(parent, "index") and hasattr(parent, "n_tasks") and hasattr(parent, "experts"):  # ExtractionLevel
-        K = parent.n_tasks
-        n_all = int(parent.index.max()) + 1
-        m = (n_all - int(parent.index.shape[1])) // (K - 1) if K > 1 else 0  # specific experts per task
-        cols = [f"{tasks[e // m]} expert {e % m + 1}" if m and e < K * m else f"shared expert {e - K * m + 1}"
-                for e in range(n_all)]
-        level = parent_name.rsplit(".", 1)[-1]
-        lvl = int(level) + 1 if level.isdigit() else 1
-        if leaf == "task_gates":
-            return {"title": f"level {lvl}: task gates", "level": lvl, "rows": tasks, "cols": cols,
-                    "index": parent.index.tolist()}
-        return {"title": f"level {lvl}: shared gate", "level": lvl, "rows": ["shared"] * n_gates, "cols": cols}
-    if name.startswith("expert_gates."):  # ml_mmoe: gates of level l ≥ 2 experts over level l−1 experts
-        lvl = int(name.split(".")[1]) + 2
-        return {"title": f"level {lvl}: expert gates", "level": lvl,
-                "rows": [f"L{lvl} expert {i + 1}" for i in range(n_gates)],
-                "cols": [f"L{lvl - 1} expert {j + 1}" for j in range(n_inputs)]}
-    rows = tasks if n_gates == len(tasks) else (["all tasks"] if n_gates == 1 else [f"gate {i + 1}" for i in range(n_gates)])
-    levels = getattr(model.cfg, "levels", None)
-    title = f"level {levels}: task gates" if levels and name == "task_gates" else ("task gates" if rows == tasks else name)
-    prefix = f"L{levels} expert" if levels and name == "task_gates" else "expert"
-    return {"title": title, "level": levels or 1, "rows": rows, "cols": [f"{prefix} {j + 1}" for j in range(n_inputs)]}
-
-
 @torch.no_grad()
 def gate_statistics(model: MTLModel, data: SuiteData, device: torch.device, batch_size: int = 8192) -> dict[str, dict[str, Any]]:
-    """Mean and std over the test split of every gate weight, per gate bank (``model.gate_weights()``)."""
+    """Mean and std over the test split of every gate weight, per gate bank (``model.gate_weights()``), with the
+    bank's labels (``model.gate_labels()``): ``{name: {title, level, rows, cols, mean, std}}`` in reading order."""
     model.eval()
     test = data.test
     sums: dict[str, np.ndarray] = {}
@@ -89,23 +61,26 @@ def gate_statistics(model: MTLModel, data: SuiteData, device: torch.device, batc
     if not sums:
         raise MtlbenchError(f"model {type(model).__name__} exposes no gate weights (gate_weights() is empty); "
                             "only gated models have an expert utilisation.")
+    labels = model.gate_labels()
     banks = {}
     for name in sorted(sums):
-        mean = sums[name] / n
+        mean = sums[name] / n  # [G, E]
         std = np.sqrt(np.maximum(sqs[name] / n - mean**2, 0.0))
-        info = _labels(model, name, mean.shape[0], mean.shape[1])
-        index = info.pop("index", None)
-        if index is not None:  # place each gate's inputs among all experts of the level (None = not connected)
-            full_m = [[None] * len(info["cols"]) for _ in range(mean.shape[0])]
-            full_s = [[None] * len(info["cols"]) for _ in range(mean.shape[0])]
-            for g, idx in enumerate(index):
-                for j, e in enumerate(idx):
-                    full_m[g][e], full_s[g][e] = _r(mean[g, j]), _r(std[g, j])
-            info.update(mean=full_m, std=full_s)
-        else:
-            info.update(mean=[[_r(v) for v in row] for row in mean], std=[[_r(v) for v in row] for row in std])
-        banks[name] = info
+        lab = labels[name]
+        banks[name] = {**lab.fields(), "mean": _placed(lab, mean), "std": _placed(lab, std)}
     return order_banks(banks)
+
+
+def _placed(lab: GateLabels, values: np.ndarray) -> list[list[float | None]]:
+    """[G, E] values as rows over ``lab.cols``: through ``lab.index`` when the gates mix a subset of the
+    experts (None where a gate is not connected), else as they are."""
+    if lab.index is None:
+        return [[_r(v) for v in row] for row in values]
+    full: list[list[float | None]] = [[None] * len(lab.cols) for _ in lab.rows]
+    for g, idx in enumerate(lab.index):
+        for j, e in enumerate(idx):
+            full[g][e] = _r(values[g, j])
+    return full
 
 
 def _r(v: float) -> float:

@@ -109,7 +109,7 @@ def test_sweep_shows_tuned_beside_default_and_where_parameters_came_from(root):
     trials = [{"number": 0, "state": "COMPLETE", "value": 1.0}, {"number": 2, "state": "COMPLETE", "value": 1.1,
                                                                  "counted": False, "user_attrs": {"reference": "default"}}]
     (root / "quick" / "studies").mkdir(parents=True)
-    (root / "quick" / "studies" / "mmoe@synthetic_p=0.json").write_text(json.dumps(
+    (root / "quick" / "studies" / "mmoe@synthetic_p_0.json").write_text(json.dumps(
         {"study": "mmoe@synthetic[p=0]@quick", "model": "mmoe", "suite": "synthetic[p=0]", "run_trial": 2, "trials": trials}))
     md = R.render_markdown(R.build_report("quick", root))
     part = md.split("### Synthetic sweep", 1)[1].split("\n### ", 1)[0]

@@ -3,6 +3,8 @@ the shared blocks against reference implementations, search spaces and config va
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -158,6 +160,53 @@ def test_gate_weights_are_non_negative_and_sum_to_one(name):
         assert w.dim() == 3 and w.shape[1] == 16, f"{name}.{gname}: [G, B, E] expected, got {tuple(w.shape)}"
         assert (w >= 0).all(), f"{name}.{gname}"
         torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:2]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_gate_labels_name_every_gate_bank_its_gates_and_experts(name):
+    """``gate_labels()`` labels exactly the banks ``gate_weights()`` returns: one row per gate, and one column per
+    weight (or, through ``index``, a distinct column of the level for each weight of a gate)."""
+    model = build(name, 3, **({"levels": 3} if name in ("ple", "ml_mmoe") else {}))
+    labels = model.gate_labels()  # before any forward pass
+    model(*batch(16))
+    gates = model.gate_weights()
+    assert set(labels) == set(gates), f"{name}: labels {sorted(labels)}, gates {sorted(gates)}"
+    for gname, w in gates.items():
+        lab, (G, _, E) = labels[gname], w.shape
+        assert len(lab.rows) == G and lab.level >= 1 and lab.title, f"{name}.{gname}: {lab}"
+        if lab.index is None:
+            assert len(lab.cols) == E, f"{name}.{gname}: {len(lab.cols)} columns for {E} experts"
+        else:
+            assert len(lab.index) == G and all(len(set(row)) == len(row) == E for row in lab.index), f"{name}.{gname}"
+            assert all(0 <= e < len(lab.cols) for row in lab.index for e in row), f"{name}.{gname}"
+
+
+COMMITTED_UTILISATION = sorted((Path(__file__).parents[1] / "results" / "standard" / "utilisation").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED_UTILISATION, ids=lambda p: p.stem)
+def test_gate_labels_are_those_of_the_committed_utilisation_exports(path):
+    """The committed exports were labelled before the models owned their labels: the same configuration on the
+    same tasks gives the same titles, levels, rows and columns, and a task gate's index leaves exactly the
+    experts it does not mix empty (None) in the export."""
+    u = json.loads(path.read_text())
+    tasks = tuple(TaskSpec(t, "binary") for t in u["tasks"])
+    model = build_model(u["model"], INPUTS, tasks, make_config(u["model"], u["config"]), SharedConfig(emb_dim=4))
+    labels = model.gate_labels()
+    assert set(labels) == set(u["banks"])
+    for gname, bank in u["banks"].items():
+        lab = labels[gname]
+        assert lab.fields() == {k: bank[k] for k in ("title", "level", "rows", "cols")}, gname
+        connected = [[v is not None for v in row] for row in bank["mean"]]
+        expected = [[lab.index is None or e in lab.index[g] for e in range(len(lab.cols))] for g in range(len(lab.rows))]
+        assert connected == expected, gname
+
+
+def test_the_fixed_utilisation_models_are_covered_by_committed_exports():
+    """Every model ``mtlbench utilisation`` measures has a committed export that the label test compares with."""
+    from mtlbench.utilisation import FIXED
+
+    assert {json.loads(p.read_text())["model"] for p in COMMITTED_UTILISATION} == set(FIXED)
 
 
 # ------------------------------------------------------------------ structure, as behaviour

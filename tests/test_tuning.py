@@ -349,7 +349,7 @@ def test_a_sweep_point_without_a_study_borrows_the_nearest_tuned_point(tmp_path)
     # broken or foreign summaries beside them are skipped with a warning, never fatal to the run
     folder = T.studies_dir("quick", res)
     (folder / "hard_sharing@synthetic_junk.json").write_text("[]")
-    good = json.loads(next(folder.glob("hard_sharing@synthetic_p=1_*.json")).read_text())
+    good = json.loads(next(folder.glob("hard_sharing@synthetic_p_1_*.json")).read_text())
     (folder / "hard_sharing@synthetic_high.json").write_text(json.dumps({**good, "suite": "synthetic[p=high]"}))
     with pytest.warns(UserWarning, match="ignoring study summary"):
         rp = resolve("hard_sharing", mtlbench.load_suite(point(0.8), QUICK), QUICK)

@@ -18,7 +18,9 @@ import mtlbench.provenance
 from mtlbench import tuning as T
 from mtlbench.protocol import FitResult
 from mtlbench.records import WORKER_DIED
-from mtlbench.studies import WORKER_DIED_ATTR, StudyId, export_path, journal_path, worker_died
+from mtlbench.migrations import study_slugs as MIG
+from mtlbench.names import suite_slug
+from mtlbench.studies import WORKER_DIED_ATTR, StudyId, export_path, former_slug, journal_path, studies_dir, worker_died
 from mtlbench.tuning import loop
 from mtlbench.tuning.optuna_adapter import set_trial_user_attr
 
@@ -125,9 +127,12 @@ def test_old_exports_cannot_rebuild_a_journal(tmp_path):
 
 def test_study_id_forms_todays_names_and_file_names():
     sid = StudyId("ple", "synthetic[p=0.5,n_train=600]", "standard")
-    assert sid.name == "ple@synthetic[p=0.5,n_train=600]@standard" and sid.slug == "ple@synthetic_p=0.5_n_train=600"
+    assert sid.name == "ple@synthetic[p=0.5,n_train=600]@standard" and sid.slug == "ple@synthetic_p_0.5_n_train_600"
+    assert sid.slug == f"ple@{suite_slug(sid.suite)}"  # one slug rule for suites in file names (charts, claims, studies)
     mo = StudyId("ple", "video", "quick", multi_objective=True)
     assert (mo.name, mo.slug) == ("ple@video@quick@mo", "ple@video@mo")
+    assert former_slug(sid) == "ple@synthetic_p=0.5_n_train=600" and former_slug(mo) == mo.slug
+    assert former_slug(StudyId("ple", "synthetic[p=1]", "quick", True)) == "ple@synthetic_p=1@mo"
     for s in (sid, mo):
         assert StudyId.parse(s.name) == s
     committed = {p.stem for p in (Path(__file__).parents[1] / "results" / "standard" / "studies").glob("*.json")}
@@ -137,6 +142,99 @@ def test_study_id_forms_todays_names_and_file_names():
     with pytest.raises(mtlbench.MtlbenchError, match="cannot read study name"):
         StudyId.parse("ple@video")
     assert StudyId is mtlbench.provenance.StudyId  # one study identity: provenance labels and file names agree
+
+
+# ------------------------------------------------------------------ study file names: the former slug
+def _export(folder: Path, stem: str, sid: StudyId, **extra) -> Path:
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps({"study": sid.name, **extra}))
+    return path
+
+
+def _journal(folder: Path, stem: str, sid: StudyId) -> Path:
+    path = folder / f"{stem}.journal"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    optuna.create_study(storage=storage, study_name=sid.name, direction="maximize")
+    return path
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_study_slug_migration_renames_exports_and_journals_once(tmp_path, capsys):
+    d = tmp_path / "studies"
+    d.mkdir()
+    a, b, c = (StudyId("ple", f"synthetic[p={p}]", "quick") for p in ("0", "0.5", "1"))
+    _export(d, former_slug(a), a, trials=[1])
+    _journal(d, former_slug(a), a)
+    _journal(d, former_slug(b), b)  # a journal alone: its study named inside
+    _export(d, c.slug, c)  # already migrated
+    _export(d, "ple@census", StudyId("ple", "census_income[group=1]", "quick"))  # renamed by hand: left alone
+    (d / "ple@synthetic_junk.json").write_text("[]")  # not a study: left alone
+    before = _listing(d)
+    assert MIG.main([str(d), "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == ["rename ple@synthetic_p=0.json -> ple@synthetic_p_0.json",
+                       "rename ple@synthetic_p=0.journal -> ple@synthetic_p_0.journal",
+                       "rename ple@synthetic_p=0.5.journal -> ple@synthetic_p_0.5.journal"]
+    assert any(line.startswith("leave ple@census.json: not named after") for line in out)
+    assert any(line.startswith("leave ple@synthetic_junk.json: holds no readable study") for line in out)
+    assert out[-1] == f"would rename 3 files in {d}." and _listing(d) == before
+    MIG.migrate(d)
+    after = _listing(d)
+    renamed = {"ple@synthetic_p=0.json": "ple@synthetic_p_0.json", "ple@synthetic_p=0.journal": "ple@synthetic_p_0.journal",
+               "ple@synthetic_p=0.5.journal": "ple@synthetic_p_0.5.journal"}
+    assert after == {renamed.get(name, name): data for name, data in before.items()}  # same bytes, new names
+    assert MIG.migrate(d)[-1] == f"renamed 0 files in {d}." and _listing(d) == after  # idempotent
+
+
+def test_study_slug_migration_refuses_two_contents_for_one_name_and_drops_only_identical_copies(tmp_path, capsys):
+    d = tmp_path / "studies"
+    d.mkdir()
+    sid = StudyId("mmoe", "synthetic[p=0.5]", "quick")
+    _export(d, former_slug(sid), sid, trials=[1])
+    _export(d, sid.slug, sid, trials=[1, 2])
+    before = _listing(d)
+    assert MIG.main([str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "both hold study mmoe@synthetic[p=0.5]@quick with other contents" in err
+    assert _listing(d) == before  # nothing renamed, nothing removed
+    (d / f"{former_slug(sid)}.json").write_bytes((d / f"{sid.slug}.json").read_bytes())
+    assert MIG.migrate(d) == [f"remove {former_slug(sid)}.json (same bytes as {sid.slug}.json)",
+                              f"renamed 0 files in {d} and removed 1 duplicates."]
+    assert sorted(p.name for p in d.iterdir()) == [f"{sid.slug}.json"]
+
+
+def _unmigrate(folder: Path, sid: StudyId) -> None:
+    """The study's files under their former names, as a results folder written before the slug change has them."""
+    for p in list(folder.iterdir()):
+        if p.stem == sid.slug and p.suffix in (".json", ".journal"):
+            p.rename(folder / f"{former_slug(sid)}{p.suffix}")
+
+
+def test_a_folder_not_migrated_still_serves_and_continues_its_studies(tmp_path, recwarn):
+    res = tmp_path / "results"
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res, sampler_seed=0)
+    sid, folder = StudyId("hard_sharing", TINY, "quick"), studies_dir("quick", res)
+    _unmigrate(folder, sid)
+    old = sorted(p.name for p in folder.iterdir())
+    assert old == [f"{former_slug(sid)}.journal", f"{former_slug(sid)}.json"] and former_slug(sid) != sid.slug
+    resolve = T.StudyParams(None, res)
+    tiny, near = mtlbench.load_suite(TINY, QUICK), mtlbench.load_suite(TINY.replace("p=0.5", "p=0.2"), QUICK)
+    with pytest.warns(UserWarning, match=r"former file name .*mtlbench\.migrations\.study_slugs"):
+        assert str(resolve("hard_sharing", tiny, QUICK).source) == f"study:{s['study']}#{s['run_trial']}"
+    with pytest.warns(UserWarning, match="mtlbench.migrations.study_slugs"):  # a sweep point borrows from it too
+        assert str(resolve("hard_sharing", near, QUICK).source) == f"study:{s['study']}#{s['run_trial']}"
+    with pytest.warns(UserWarning, match="mtlbench.migrations.study_slugs"):  # tuning continues the same study
+        [s2] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0)
+    assert s2["n_counted"] == 2 and s2["trials"][0] == s["trials"][0]
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == old  # no second study beside it
+    MIG.migrate(folder)
+    recwarn.clear()
+    assert str(resolve("hard_sharing", tiny, QUICK).source) == f"study:{s2['study']}#{s2['run_trial']}"
+    assert not [w for w in recwarn if "study_slugs" in str(w.message)]
+    assert sorted(p.name for p in folder.iterdir()) == [f"{sid.slug}.journal", f"{sid.slug}.json"]
 
 
 def test_a_killed_worker_is_recognised_by_its_attribute_and_old_exports_by_the_sentence():

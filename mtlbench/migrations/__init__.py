@@ -1,1 +1,2 @@
-"""One-off rewrites of committed result files between record schemas (each runnable with ``python -m``)."""
+"""One-off rewrites of committed result files between record schemas and file-name rules (each runnable with
+``python -m``)."""

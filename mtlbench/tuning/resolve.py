@@ -14,7 +14,7 @@ from ..names import parse_instance
 from ..params import RunParams, default_params, params_from_dict, run_trials
 from ..profiles import PROFILES, Profile
 from ..provenance import ParamsSource
-from ..studies import StudyId, studies_dir
+from ..studies import STUDY_SUFFIXES, StudyId, former_slug, studies_dir, study_stem
 from ..suites import get_family
 from .summary import load_study_summary
 
@@ -38,7 +38,9 @@ def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str
 
     rest = others(own)
     best: tuple[float, float, dict[str, Any]] | None = None
-    stems = {f.stem for f in finished(folder, f"{StudyId(model, family, '').slug}*") if f.suffix in (".json", ".journal")}
+    family_study = StudyId(model, family, "")
+    stems = {f.stem for prefix in {family_study.slug, former_slug(family_study)} for f in finished(folder, f"{prefix}*")
+             if f.suffix in STUDY_SUFFIXES}
     for stem in sorted(stems):
         if stem.endswith("@mo"):
             continue
@@ -57,7 +59,10 @@ def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str
         cand = (round(abs(value - float(data.params[key])), 9), value, s)  # rounded: 0.2 is as near 0.1 as 0.3
         if best is None or cand[:2] < best[:2]:
             best = cand
-    return None if best is None else best[2]
+    if best is None:
+        return None
+    study_stem(StudyId.parse(str(best[2]["study"])), folder)  # warns when the folder still has former file names
+    return best[2]
 
 
 class StudyParams:
@@ -109,7 +114,7 @@ class StudyParams:
             summary = self.file if (self.file.get("model"), self.file.get("suite")) == (model, data.name) else None
         else:
             folder = self.path if self.mode == "dir" else studies_dir(profile.name, self.results_dir)
-            path = folder / f"{StudyId(model, data.name, profile.name).slug}.json"
+            path = folder / f"{study_stem(StudyId(model, data.name, profile.name), folder)}.json"
             summary = load_study_summary(path) if path.exists() or path.with_suffix(".journal").exists() else None
             if summary is None:
                 summary = nearest_sweep_summary(folder, model, data)

@@ -240,6 +240,8 @@ def run_cmd(
     _print_run_metrics(summary.keys, prof.name, results_dir)
     console.print(f"[bold]{len(summary.done)}[/] trained{labelled}, {len(summary.skipped)} already done, "
                   f"{len(summary.failed)} failed  (profile {profile}).")
+    if summary.not_applicable:
+        console.print(Text(f"not applicable, not run: {'; '.join(summary.not_applicable)}"), soft_wrap=True)
     for label, reason in summary.failed:
         console.print(Text(f"  failed {label}: {reason}", style="red"))
     if summary.done or summary.skipped or summary.labelled:

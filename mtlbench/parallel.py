@@ -99,6 +99,7 @@ def merge_summaries(parts: list[Any]) -> Any:
         out.failed += s.failed
         out.labelled += s.labelled
         out.skipped += [x for x in s.skipped if x not in out.skipped]
+        out.not_applicable += [x for x in s.not_applicable if x not in out.not_applicable]
         out.keys += [k for k in s.keys if k not in out.keys]
     return out
 

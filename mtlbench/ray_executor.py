@@ -129,12 +129,12 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
         data = load_suite(instance, prof)
         for model_name in model_names:
             if (why := skip_reason(model_name, data.tasks)) is not None:
-                summary.skipped.append(f"{data.name}/{model_name} ({why})")
+                summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                 continue
             base = apply_overrides(model_name, params(model_name, data, prof), overrides)
             for rp in with_weightings(base, weightings):
                 if (why := weighting_skip(model_name, rp)) is not None:
-                    summary.skipped.append(f"{data.name}/{model_name} ({why})")
+                    summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                     continue
                 for seed in range(n_seeds):
                     parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,

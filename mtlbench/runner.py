@@ -34,7 +34,8 @@ ParamsResolver = Callable[[str, SuiteData, Profile], RunParams]
 @dataclass
 class RunSummary:
     done: list[str] = field(default_factory=list)  # "suite/model/seed"
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already done (or being trained by another process)
+    not_applicable: list[str] = field(default_factory=list)  # "suite/model (why)": the model does not run there
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run, reason)
     labelled: list[str] = field(default_factory=list)  # finished runs that got the requested label added, untrained
     keys: list[str] = field(default_factory=list)  # record keys of every requested run, in order
@@ -237,12 +238,12 @@ def run(
         data = load_suite(instance, prof)
         for model_name in model_names:
             if (why := skip_reason(model_name, data.tasks)) is not None:
-                summary.skipped.append(f"{data.name}/{model_name} ({why})")
+                summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                 continue
             base = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
             for rp in with_weightings(base, weightings):
                 if (why := weighting_skip(model_name, rp)) is not None:
-                    summary.skipped.append(f"{data.name}/{model_name} ({why})")
+                    summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                     continue
                 _run_model(model_name, data, prof, rp, seeds_to_run, force, dev, store, progress, summary)
     return summary

@@ -46,6 +46,23 @@ def test_funnel_models_run_only_on_suites_with_a_funnel_step():
     assert funnel.tasks[1].after == "ctr" and skip_reason("esmm", funnel.tasks) is None
 
 
+def test_run_and_tune_leave_funnel_models_out_off_the_funnel_and_say_so(tmp_path):
+    from conftest import TINY
+
+    import mtlbench
+
+    s = mtlbench.run(["esmm", "hard_sharing"], [TINY], seeds=1, results_dir=tmp_path, device="cpu")
+    assert len(s.done) == 1 and s.skipped == []  # not applicable is not "already done"
+    assert len(s.not_applicable) == 1 and s.not_applicable[0].startswith(f"{TINY}/esmm (")
+    notes: list[str] = []
+    from mtlbench.tuning import tune
+
+    studies = tune(["aitm", "hard_sharing"], [TINY], n_trials=1, results_dir=tmp_path, device="cpu", notify=notes.append)
+    assert [x["model"] for x in studies] == ["hard_sharing"]
+    assert any(n.startswith(f"not tuned: {TINY}/aitm (") for n in notes)
+    assert not list((tmp_path / "quick" / "studies").glob("aitm@*"))
+
+
 def test_a_funnel_step_whose_mask_is_not_its_predecessors_positives_is_refused():
     data = load_suite("funnel[n_train=3000,n_val=3000,n_test=3000]", get_profile("quick"))
     data.val.mask[:, 1] = True  # conversions "observed" without a click

@@ -89,10 +89,11 @@ def test_merge_summaries_lists_a_skip_note_once():
     from mtlbench.parallel import merge_summaries
     from mtlbench.runner import RunSummary
 
-    parts = [RunSummary(done=["s/m/0"], skipped=["s/esmm (needs a funnel)"]),
-             RunSummary(done=["s/m/1"], skipped=["s/esmm (needs a funnel)"], failed=[("s/n/1", "diverged")])]
+    parts = [RunSummary(done=["s/m/0"], not_applicable=["s/esmm (needs a funnel)"], skipped=["s/m/2"]),
+             RunSummary(done=["s/m/1"], not_applicable=["s/esmm (needs a funnel)"], failed=[("s/n/1", "diverged")])]
     out = merge_summaries(parts)
-    assert out.done == ["s/m/0", "s/m/1"] and out.skipped == ["s/esmm (needs a funnel)"] and out.failed == [("s/n/1", "diverged")]
+    assert out.done == ["s/m/0", "s/m/1"] and out.not_applicable == ["s/esmm (needs a funnel)"] and out.skipped == ["s/m/2"]
+    assert out.failed == [("s/n/1", "diverged")]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -403,7 +403,7 @@ def test_the_weighting_is_part_of_the_key_and_static_keeps_old_keys(tmp_path):
     assert sorted((r["model"], r["params"]["train"].get("weighting", "static")) for r in recs) == [
         ("mmoe", "pcgrad"), ("mmoe", "static"), ("single_task", "static")]
     assert len({r["key"] for r in recs}) == 3
-    assert any("single_task" in s and "pcgrad" in s for s in summary.skipped)  # a no-op for single_task: skipped
+    assert any("single_task" in s and "pcgrad" in s for s in summary.not_applicable)  # a no-op for single_task: not run
     data = mtlbench.load_suite(TINY_W, mtlbench.get_profile("quick"))
     static = default_params("mmoe", data, mtlbench.get_profile("quick")).as_dict()["train"]
     assert "weighting" not in static and "weighting_config" not in static  # records made before strategies keep their keys

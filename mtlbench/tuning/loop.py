@@ -28,7 +28,7 @@ from .. import metrics as M
 from ..cost import count_params
 from ..data import SuiteData
 from ..errors import DivergedError, MtlbenchError
-from ..model import build_model
+from ..model import build_model, skip_reason
 from ..params import RunParams, default_params
 from ..profiles import Profile, get_profile
 from ..selection import check_writable, resolve_device, resolve_models
@@ -124,6 +124,10 @@ def tune(
             data = load_suite(instance, prof)
             budget = param_budget(data)
             for model in model_names:
+                if (why := skip_reason(model, data.tasks)) is not None:  # the rule `run` applies (--all included)
+                    if notify is not None:
+                        notify(f"not tuned: {data.name}/{model} ({why})")
+                    continue
                 setup = _Setup(StudyId(model, data.name, prof.name, multi_objective), data, prof, target, budget, dev)
                 study = open_study(model, data, prof, target, budget, storage, multi_objective, pruner, results_dir, sampler_seed)
                 out = export_path(setup.sid, results_dir)

@@ -148,3 +148,19 @@ def test_two_concurrent_runs_share_one_results_dir(tmp_path):
     recs = RecordStore("quick", res).records()
     assert len(recs) == 8 and len({r["key"] for r in recs}) == 8
     assert not [p for p in (res / "quick" / "records").iterdir() if is_temporary(p)]  # every write completed
+
+
+def test_a_finished_run_removes_what_killed_writers_left_of_it(tmp_path):
+    res = tmp_path / "r"
+    mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    (record,) = finished(res / "quick" / "records")
+    key, ckpt_dir = record.stem, res / "quick" / "ckpt"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    record.unlink()
+    left = [record.with_name(f".{key}.999999.tmp.json"), ckpt_dir / f".{key}.999998.tmp.pt"]  # SIGKILL mid-write
+    other = [ckpt_dir / f".{key}.fit0.999997.tmp.pt", ckpt_dir / f".{key[:-1]}.999996.tmp.pt"]  # not this run's files
+    for p in left + other:
+        p.write_bytes(b"partial")
+    s = mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    assert len(s.done) == 1 and finished(res / "quick" / "records") == [record]
+    assert not any(p.exists() for p in left) and all(p.exists() for p in other)

@@ -6,6 +6,7 @@ Torch-free, so the report layer can use it.
 """
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,19 @@ def finished(folder: str | Path, pattern: str = "*.json") -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob(pattern) if not is_temporary(p))
+
+
+def discard_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporary files of ``path`` that writers of any process left behind (a writer killed
+    mid-write leaves its ``.NAME.PID.tmp.SUFFIX``); returns them. Call it only where no other process can be
+    writing ``path`` (e.g. while holding its claim), else a write in progress loses its file."""
+    path = Path(path)
+    head, tail = f".{path.stem}.", f".tmp{path.suffix}"
+    left = [p for p in path.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}")
+            if p.name[len(head):-len(tail)].isdigit()]  # the pid: not the temporary of a longer name
+    for p in left:
+        p.unlink(missing_ok=True)
+    return left
 
 
 def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], None], fsync: bool = False) -> Path:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import MtlbenchError
+from .lifeline import die_with_parent, lifeline
 
 #: How often (seconds) the driver looks at finished units while it relays progress events.
 POLL_S = 0.1
@@ -162,8 +163,10 @@ def _threads(n: int) -> Iterator[None]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(threads: int, q: Any, suite_files: list[str]) -> None:
-    """Worker start: ``threads`` torch threads, the progress queue, the user's suite files registered."""
+def _init_worker(threads: int, q: Any, suite_files: list[str], parent_pid: int, lifeline_end: Any) -> None:
+    """Worker start: bound to the driver's life (``lifeline.die_with_parent``), ``threads`` torch threads, the
+    progress queue, the user's suite files registered."""
+    die_with_parent(parent_pid, lifeline_end)
     import torch
 
     from .suites import keep_last_suite
@@ -184,13 +187,20 @@ def _run_unit(unit: Unit, kwargs: dict[str, Any]) -> Any:
     return run([unit.model], [unit.instance], only_seeds=unit.seeds, progress=_WORKER["progress"], **kwargs)
 
 
-def pool(layout: Layout, q: Any, suite_files: list[str] | None = None) -> ProcessPoolExecutor:
+@contextlib.contextmanager
+def pool(layout: Layout, q: Any, suite_files: list[str] | None = None) -> Iterator[ProcessPoolExecutor]:
     """``layout.jobs`` spawned worker processes (no fork of a process whose torch threads already run; a
-    spawned process gets this one's environment and working directory)."""
+    spawned process gets this one's environment and working directory), shut down at the end of the block.
+
+    The workers end when this process ends, by any means, SIGKILL included (``mtlbench.lifeline``). Use the
+    pool in the thread that opened it: on Linux a worker is killed when the thread that started it ends."""
     import multiprocessing as mp
 
-    return ProcessPoolExecutor(layout.jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                               initargs=(layout.threads, q, [str(f) for f in suite_files or []]))
+    ctx = mp.get_context("spawn")
+    with lifeline(ctx) as lifeline_end, ProcessPoolExecutor(
+            layout.jobs, mp_context=ctx, initializer=_init_worker,
+            initargs=(layout.threads, q, [str(f) for f in suite_files or []], os.getpid(), lifeline_end)) as ex:
+        yield ex  # the pool shuts down (its workers exit) before the lifeline closes
 
 
 def relay(q: Any, on_event: Callable[[int, str, tuple], None], timeout: float = 0.0, most: int = 10_000) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from .errors import MtlbenchError
-from .fsio import atomic_write, finished
+from .fsio import atomic_write, discard_temporaries, finished
 from .gitinfo import CODE_PATHSPEC, checkout_commit  # noqa: F401 - CODE_PATHSPEC re-exported
 
 #: 2: the key leaves out the parameter source; a record carries every label it was requested under.
@@ -149,9 +149,12 @@ class RecordStore:
             return False
 
     def write(self, record: RunRecord) -> Path:
+        """Write ``record`` atomically (hold ``claim(key)``); temporary files of the key that a killed writer
+        left go with it, and so does the key's failure note."""
         record.key = record.key or record_key(record.key_parts())
         path = self.path(record.key)
         atomic_write(path, record.to_json() + "\n", fsync=True)
+        discard_temporaries(path)
         (self.failed_dir / f"{record.key}.json").unlink(missing_ok=True)
         return path
 

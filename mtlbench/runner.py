@@ -14,6 +14,7 @@ from . import metrics as M
 from .cost import count_params, flops_per_sample
 from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
+from .fsio import discard_temporaries
 from .model import build_model, get_model_class, skip_reason
 from .params import RunParams, apply_overrides
 from .profiles import Profile, get_profile
@@ -82,6 +83,12 @@ def checkpoint_paths(store: RecordStore, key: str, n_fits: int) -> list[Path]:
     """One checkpoint per fit of a run: ``ckpt/<key>.pt``, or ``ckpt/<key>.fit<i>.pt`` when a run has several."""
     d = store.dir / "ckpt"
     return [d / f"{key}.pt"] if n_fits == 1 else [d / f"{key}.fit{i}.pt" for i in range(n_fits)]
+
+
+def remove_checkpoint(path: Path) -> None:
+    """Remove a finished run's checkpoint and any temporary one a killed writer left (hold the run's claim)."""
+    path.unlink(missing_ok=True)
+    discard_temporaries(path)
 
 
 def _cost(model_name: str, data: SuiteData, p: RunParams, model) -> tuple[int, float]:
@@ -341,7 +348,7 @@ def _run_model(model_name, data, prof, rp, seeds: list[int], force, dev, store, 
                 record.params_sources = with_label([record.params_source, *store.labels(key)], record.params_source)
             store.write(record)  # atomic, while still holding the claim
             for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
-                ckpt.unlink(missing_ok=True)
+                remove_checkpoint(ckpt)
             summary.done.append(label)
 
 
@@ -440,7 +447,7 @@ def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress
                 store.write(record)
                 summary.done.append(label)
             for ckpt in ckpts[seed]:
-                ckpt.unlink(missing_ok=True)
+                remove_checkpoint(ckpt)
     return set(mine)
 
 
@@ -457,7 +464,7 @@ def _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summ
         summary.failed.append((label, str(err)))
         store.write_failure(key, {**_failure(run_id), "reason": str(err)})
         for ckpt in ckpts:
-            ckpt.unlink(missing_ok=True)
+            remove_checkpoint(ckpt)
         return None
     except Exception as err:  # noqa: BLE001 - a broken run must not end the sweep
         reason = f"{err.__class__.__name__}: {err}"

@@ -41,3 +41,43 @@ def run_cli(tmp_path, *args: str, timeout: float = 300, **env_extra: str):
 
     return subprocess.run([sys.executable, "-m", "mtlbench.cli", *args], capture_output=True, text=True,
                           env={**cli_env(tmp_path), **env_extra}, timeout=timeout, cwd=tmp_path)
+
+
+# ---------------------------------------------------------------- processes (Linux /proc)
+HAS_PROC = Path("/proc/self/stat").exists()
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (index 0: state, 1: parent pid, 19: start time)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def children(pid: int) -> dict[int, str]:
+    """The live child processes of ``pid``: {child pid: its start time} (the pair names a process even
+    after its pid is reused)."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (f := _stat(int(entry.name))) and f[1] == str(pid) and f[0] not in "ZX":
+            out[int(entry.name)] = f[19]
+    return out
+
+
+def alive(pid: int, start: str) -> bool:
+    """Whether the process ``pid`` that started at ``start`` still runs (a zombie waiting for a reaper that
+    never comes, as under a container's minimal init, counts as gone)."""
+    f = _stat(pid)
+    return f is not None and f[19] == start and f[0] not in "ZX"
+
+
+def wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
+    """Wait up to ``timeout`` seconds for the processes ``procs`` ({pid: start time}) to end; returns those
+    still running."""
+    import time
+
+    deadline = time.time() + timeout
+    while (left := {p: s for p, s in procs.items() if alive(p, s)}) and time.time() < deadline:
+        time.sleep(0.05)
+    return left

@@ -16,7 +16,7 @@ import mtlbench
 from mtlbench.fsio import finished, is_temporary, temp_path
 from mtlbench.records import RecordStore
 
-from conftest import TINY, cli_env
+from conftest import HAS_PROC, TINY, children, cli_env, wait_gone
 
 BIG = "synthetic[p=0.5,n_train=40000,n_val=2000,n_test=2000]"  # epochs long enough to be cut mid-run
 
@@ -68,18 +68,24 @@ def test_temporary_file_of_a_killed_writer_is_not_a_record(tmp_path):
     assert not s.done and len(s.skipped) == 1
 
 
+def kill_driver(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` alone (no Python cleanup runs in it) and check that its worker processes end with it."""
+    kids = children(proc.pid) if HAS_PROC else {}
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not wait_gone(kids, timeout=5), "worker processes outlived their killed driver"
+
+
 @pytest.mark.slow
 def test_kill_after_first_record_then_resume(tmp_path):
-    # one process (--jobs 1): the test kills it and checks what it left behind
-    args = ["single_task", "hard_sharing", "--suite", TINY, "--seeds", "2", "--device", "cpu", "--jobs", "1"]
+    args = ["single_task", "hard_sharing", "--suite", TINY, "--seeds", "2", "--device", "cpu", "--jobs", "2"]
     ref = tmp_path / "ref"
     assert start(tmp_path, ref, *args).wait(timeout=300) == 0
     cut = tmp_path / "cut"
     proc = start(tmp_path, cut, *args)
     records = cut / "quick" / "records"
     wait_for(lambda: bool(finished(records)), proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_driver(proc)  # its workers are gone too: nothing writes records any more
     # a record being written at the kill leaves its hidden temporary file: not a record, and not read as one
     first = {p.name: p.stat().st_mtime_ns for p in finished(records)}
     again = start(tmp_path, cut, *args)
@@ -111,6 +117,26 @@ def test_kill_mid_epoch_resumes_from_the_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not HAS_PROC, reason="finds the worker processes through Linux /proc")
+def test_killed_driver_takes_its_training_workers_along_and_the_run_resumes(tmp_path):
+    args = ["hard_sharing", "--suite", BIG, "--seeds", "2", "--device", "cpu", "--jobs", "2"]
+    ref = tmp_path / "ref"
+    assert start(tmp_path, ref, *args).wait(timeout=400) == 0
+    cut = tmp_path / "cut"
+    proc = start(tmp_path, cut, *args)
+    ckpt = cut / "quick" / "ckpt"
+    wait_for(lambda: len(list(ckpt.glob("*.pt"))) == 2 if ckpt.is_dir() else False, proc)  # both workers mid-run
+    assert len(children(proc.pid)) >= 2
+    kill_driver(proc)
+    assert not finished(cut / "quick" / "records")
+    again = start(tmp_path, cut, *args)  # the dead workers' claims are free, their checkpoints resume
+    _, err = again.communicate(timeout=400)
+    assert again.returncode == 0, err
+    assert comparable(cut) == comparable(ref)
+    assert not any(ckpt.glob("*.pt"))
+
+
+@pytest.mark.slow
 def test_two_concurrent_runs_share_one_results_dir(tmp_path):
     args = ["single_task", "hard_sharing", "--suite", TINY, "--suite", TINY.replace("p=0.5", "p=0"), "--seeds", "2", "--device", "cpu"]
     res = tmp_path / "r"
@@ -122,3 +148,19 @@ def test_two_concurrent_runs_share_one_results_dir(tmp_path):
     recs = RecordStore("quick", res).records()
     assert len(recs) == 8 and len({r["key"] for r in recs}) == 8
     assert not [p for p in (res / "quick" / "records").iterdir() if is_temporary(p)]  # every write completed
+
+
+def test_a_finished_run_removes_what_killed_writers_left_of_it(tmp_path):
+    res = tmp_path / "r"
+    mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    (record,) = finished(res / "quick" / "records")
+    key, ckpt_dir = record.stem, res / "quick" / "ckpt"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    record.unlink()
+    left = [record.with_name(f".{key}.999999.tmp.json"), ckpt_dir / f".{key}.999998.tmp.pt"]  # SIGKILL mid-write
+    other = [ckpt_dir / f".{key}.fit0.999997.tmp.pt", ckpt_dir / f".{key[:-1]}.999996.tmp.pt"]  # not this run's files
+    for p in left + other:
+        p.write_bytes(b"partial")
+    s = mtlbench.run(["hard_sharing"], [TINY], seeds=1, results_dir=res, device="cpu")
+    assert len(s.done) == 1 and finished(res / "quick" / "records") == [record]
+    assert not any(p.exists() for p in left) and all(p.exists() for p in other)

@@ -26,7 +26,7 @@ from mtlbench.profiles import get_profile
 from mtlbench.provenance import ParamsSource
 from mtlbench.report import load_studies
 
-from conftest import TINY, cli_env
+from conftest import HAS_PROC, TINY, children, cli_env, wait_gone
 
 QUICK = get_profile("quick")
 MODELS = mtlbench.list_models()
@@ -438,10 +438,11 @@ def test_two_local_workers_share_one_journal_study(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_tune_resumes(tmp_path):
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.skipif(not HAS_PROC, reason="finds workers through /proc"))])
+def test_a_killed_tune_resumes(tmp_path, jobs):
     res = tmp_path / "results"
     suite = "synthetic[p=0.5,n_train=20000,n_val=2000,n_test=500]"
-    cmd = [sys.executable, "-m", "mtlbench.cli", "tune", "hard_sharing", "--suite", suite, "--trials", "3", "--jobs", "1",
+    cmd = [sys.executable, "-m", "mtlbench.cli", "tune", "hard_sharing", "--suite", suite, "--trials", "3", "--jobs", str(jobs),
            "--results-dir", str(res), "--pruner", "none"]
     proc = subprocess.Popen(cmd, env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = T.studies_dir("quick", res) / f"{T.study_slug('hard_sharing', suite)}.journal"
@@ -456,8 +457,11 @@ def test_a_killed_tune_resumes(tmp_path):
 
     while time.time() < deadline and not (journal.exists() and training()):  # kill it in the middle of a trial
         time.sleep(0.2)
-    proc.kill()
+    workers = children(proc.pid) if jobs > 1 else {}
+    assert jobs == 1 or len(workers) >= 2  # the pool's workers are all started
+    proc.kill()  # SIGKILL: no cleanup runs in the driver
     proc.wait()
+    assert not wait_gone(workers, timeout=5), "tuning workers outlived their killed driver"
     subprocess.run(cmd, env=cli_env(tmp_path), cwd=tmp_path, check=True, capture_output=True, timeout=600)
     trials = journal_study(res, "hard_sharing", suite).get_trials()
     assert sum(T._counted(t) for t in trials) == 3

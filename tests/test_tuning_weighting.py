@@ -16,7 +16,9 @@ from mtlbench.errors import MtlbenchError
 from mtlbench.params import default_params, with_weighting
 from mtlbench.profiles import get_profile
 from mtlbench.provenance import ParamsSource, StudyId
+from mtlbench import report as REP
 from mtlbench.report import load_studies
+from mtlbench.report.charts import chart_specs
 from mtlbench.weighting import list_weightings
 
 from conftest import TINY
@@ -130,6 +132,12 @@ def test_tune_with_a_weighting_is_its_own_study_and_run_picks_it(tmp_path, monke
 
     studies = {st.name: st for st in load_studies("quick", res)}
     assert studies[s["study"]].weighting == "uw" and studies[static["study"]].weighting == "static"
+    mtlbench.run(["hard_sharing"], [TINY], seeds=1, profile="quick", results_dir=res, device="cpu", jobs=1)
+    rep = REP.build_report("quick", res)
+    md = REP.render_markdown(rep)
+    assert f"| `hard_sharing` (`uw`) | `{TINY}` | {s['study']} |" in md  # the study table names the weighting
+    assert [m.params_source for su in rep.suites for m in su.models] == [f"study:{static['study']}#{static['best']['number']}"]
+    assert all(st.weighting == "static" for sp in chart_specs(rep) if sp.kind == "tuning" for st in sp.data)
 
 
 def test_tune_every_weighting_skips_single_task_as_run_does(tmp_path):

@@ -76,11 +76,12 @@ def tune(models: list[str] | None = None, suites: list[str] | None = None, n_tri
          results_dir: PathLike | None = None, sampler_seed: int | None = None, progress: Callable | None = None,
          notify: Callable[[str], None] | None = None, suite_files: Sequence[PathLike] | None = None,
          mlflow: str | None = None, jobs: int | None = None, threads: int | None = None, executor: str = "local",
-         ray_address: str | None = None) -> list[dict[str, Any]]:
+         ray_address: str | None = None, weightings: list[str] | None = None) -> list[dict[str, Any]]:
     """``mtlbench tune``: ``tuning.tune`` on ``suites`` plus the suites of ``suite_files``, in ``jobs`` worker
     processes sharing the studies (``mtlbench.parallel``) or as Ray tasks on a PostgreSQL storage
     (``executor="ray"``); with ``mlflow``, each study as a parent MLflow run with its trials as nested runs.
-    Returns the studies' summaries."""
+    ``weightings`` (``--weighting``): one study per loss-weighting strategy (``"*"``: every one; default static),
+    each searching the strategy's own hyper-parameters too. Returns the studies' summaries."""
     from .parallel import choose_layout, tune_local
     from .selection import resolve_device
 
@@ -94,6 +95,11 @@ def tune(models: list[str] | None = None, suites: list[str] | None = None, n_tri
     args = dict(models=models, suites=register_suite_files(suites, suite_files), n_trials=n_trials, timeout=timeout,
                 profile=profile, storage=storage, multi_objective=multi_objective, pruner=pruner, device=device,
                 results_dir=results_dir)
+    if weightings:
+        from .selection import resolve_weightings
+
+        resolve_weightings(weightings)  # an unknown name fails here, before any worker starts
+        args["weightings"] = weightings
     if executor == "ray":
         from .ray_executor import tune_ray
 

@@ -196,7 +196,7 @@ def run_cmd(
     results_dir: ResultsOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a hyper-parameter, e.g. --set lr=0.003 --set n_experts=4.")] = None,
     params_from: Annotated[Optional[str], typer.Option("--params-from", help="Tuned params: a profile whose studies to use, a study JSON, a params JSON, or 'default'. Default: this profile's studies (mtlbench tune) when they exist, else defaults.")] = None,
-    weighting: Annotated[Optional[list[str]], typer.Option("--weighting", "-w", help="Loss-weighting strategy (mtlbench list weightings), repeatable; '*' runs every one. Default: static.")] = None,
+    weighting: Annotated[Optional[list[str]], typer.Option("--weighting", "-w", help="Loss-weighting strategy (mtlbench list weightings), repeatable; '*' runs every one. Parameters: the model's study of that strategy (mtlbench tune --weighting) when it exists, else the static study's with the strategy at its paper defaults (the params source then ends in +weighting:NAME). Default: static.")] = None,
     mlflow: MlflowOpt = None,
     jobs: JobsOpt = None,
     threads: ThreadsOpt = None,
@@ -329,13 +329,17 @@ def tune_cmd(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
     results_dir: ResultsOpt = None,
     sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own). With --jobs N, worker i uses this + i.")] = None,
+    weighting: Annotated[Optional[list[str]], typer.Option("--weighting", "-w", help="Loss-weighting strategy (mtlbench list weightings), repeatable; '*' every one. Each gets its own study (e.g. ple@video@standard+uw) searching the model's space plus the strategy's hyper-parameters, with the same trial budget; `run --weighting` then uses it. Default: static.")] = None,
     mlflow: MlflowOpt = None,
     jobs: JobsOpt = None,
     threads: ThreadsOpt = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
-    """Tune hyper-parameters on validation with an equal budget per model; `run` then uses the best ones."""
+    """Tune hyper-parameters on validation with an equal budget per model; `run` then uses the best ones.
+
+    With --weighting NAME, one study per model and loss-weighting strategy; `run MODEL --weighting NAME` uses it
+    (without one: the static study's parameters with the strategy at its paper defaults)."""
     from .api import tune
 
     if not models and not all_:
@@ -352,13 +356,18 @@ def tune_cmd(
         summaries = tune(models or None, suite, trials, timeout, profile, storage, multi_objective, pruner, device,
                          results_dir, sampler_seed, progress, notify=lambda msg: err_console.print(Text(msg), soft_wrap=True),
                          suite_files=suite_file, mlflow=mlflow, jobs=jobs, threads=threads, executor=_executor(executor),
-                         ray_address=ray_address)
+                         ray_address=ray_address, weightings=weighting)
     except KeyboardInterrupt:
         err_console.print(Text(f"interrupted: finished trials are kept in the studies (results/{profile}/studies/ or "
                                f"--storage); the trial that was running is retried. Resume with: {_resume_command()}"),
                           soft_wrap=True)
         raise typer.Exit(130) from None
     _print_tuning(summaries)
+
+
+def _model_label(model: str, weighting: str | None) -> str:
+    """A model as tables name it: ``ple``, or ``ple (uw)`` with a loss weighting other than static."""
+    return model if weighting in (None, "static") else f"{model} ({weighting})"
 
 
 def _fmt_params(params: dict) -> str:
@@ -375,7 +384,7 @@ def _print_tuning(summaries: list[dict]) -> None:
     lines, fronts = [], []
     for s in summaries:
         b = s["budget"]
-        row = [Text(s["model"]), Text(s["suite"]), f"{s['n_counted']}/{b['n_trials']}",
+        row = [Text(_model_label(s["model"], s.get("weighting"))), Text(s["suite"]), f"{s['n_counted']}/{b['n_trials']}",
                *([str(b["max_epochs"]), str(b["param_budget"])] if wide else [])]
         best = s["best"]
         if s["multi_objective"]:
@@ -389,7 +398,7 @@ def _print_tuning(summaries: list[dict]) -> None:
             table.add_row(*row, f"#{best['number']}" + (" (defaults)" if is_ref else ""), f"{best['value']:.4f}",
                           f"{ref['value']:.4f}" if ref.get("value") is not None else "-")
             what = "the defaults (reference trial)" if is_ref else _fmt_params(best["params"])
-            lines.append(Text(f"{s['model']} @ {s['suite']} #{best['number']}: {what}"))
+            lines.append(Text(f"{_model_label(s['model'], s.get('weighting'))} @ {s['suite']} #{best['number']}: {what}"))
             if get_model_class(s["model"]).independent_tasks:  # `run` trains each task with its own best trial
                 for p in s["per_task_best"]:
                     table.add_row("", Text(f"task {p['task']}"), "", *([""] * (2 * wide)), f"#{p['number']}", f"{p['score']:.4f}", "")
@@ -424,14 +433,15 @@ def status_cmd(
     table = Table("suite", "model", "done", "failed", "missing")
     per: dict[tuple[str, str], Counter] = {}
     for r in rows:
-        per.setdefault((r["suite"], r["model"]), Counter())[r["state"]] += 1
+        per.setdefault((r["suite"], _model_label(r["model"], r.get("weighting"))), Counter())[r["state"]] += 1
     for (s, m), c in per.items():
         table.add_row(Text(s), Text(m), str(c["done"]), str(c["failed"]), str(c["missing"]))
     console.print(table)
     if verbose:
         for r in rows:
             if r["state"] != "done":
-                console.print(Text(f"{r['state']:8} {RunId(r['suite'], r['model'], r['seed'])} {r['reason']}"))
+                w = "" if r.get("weighting", "static") == "static" else f" ({r['weighting']})"
+                console.print(Text(f"{r['state']:8} {RunId(r['suite'], r['model'], r['seed'])}{w} {r['reason']}"))
     total = Counter(r["state"] for r in rows)
     console.print(f"profile {profile}: {total['done']} done, {total['failed']} failed, {total['missing']} missing")
 

@@ -120,6 +120,19 @@ def params_from_dict(model: str, data: SuiteData, profile: Profile, d: dict[str,
     )
 
 
+def with_weighting(rp: RunParams, weighting: str) -> RunParams:
+    """``rp`` trained with loss weighting ``weighting``. Unchanged when it is ``rp``'s own (its hyper-parameters
+    kept); otherwise the strategy at its paper defaults, and a study or file source says so
+    (``ParamsSource.weighting_at_defaults``: ``study:<static study>#12+weighting:uw``). Task-wise parameters get
+    it in every task's set."""
+    if rp.train.weighting == weighting:
+        return rp
+    source = rp.source.with_weighting_at_defaults(weighting) if rp.source.kind in ("study", "file") else rp.source
+    train = dataclasses.replace(rp.train, weighting=weighting, weighting_config=())
+    parts = tuple(with_weighting(p, weighting) for p in rp.per_task)
+    return RunParams(rp.model, rp.shared, train, source, parts)
+
+
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     """``["n_experts=4", "lr=1e-3", "bottom=[64,32]"]`` -> dict (values read as JSON, else as text)."""
     import json

@@ -112,10 +112,9 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
     """``runner.run`` on a Ray cluster (module docstring); returns the RunSummary. ``progress``: each finished
     run is one ``start(label, 1)``/``end()`` pair, each skipped one a ``skip()``."""
     from .model import skip_reason
-    from .params import apply_overrides
     from .provenance import RunId
     from .records import key_of
-    from .runner import RunSummary, _carries, _skip, plan_run, weighting_skip, with_weightings
+    from .runner import RunSummary, _carries, _skip, plan_run, weighted_params, weighting_skip
     from .suites import load_suite
 
     prof, model_names, instances, n_seeds, store, params = plan_run(models, suites, seeds, profile, results_dir,
@@ -131,9 +130,8 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
             if (why := skip_reason(model_name, data.tasks)) is not None:
                 summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                 continue
-            base = apply_overrides(model_name, params(model_name, data, prof), overrides)
-            for rp in with_weightings(base, weightings):
-                if (why := weighting_skip(model_name, rp)) is not None:
+            for rp in weighted_params(params, model_name, data, prof, overrides, weightings):
+                if (why := weighting_skip(model_name, rp.train.weighting)) is not None:
                     summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                     continue
                 for seed in range(n_seeds):
@@ -178,7 +176,7 @@ def _collect(ray: Any, submitted: dict[Any, tuple[Any, str, RunParams]], store: 
             progress.start(label, 1)
         if out.record is None:
             summary.failed.append((label, out.reason))
-            store.write_failure(key, {**_failure(run_id), "reason": out.reason, **({"traceback": out.trace} if out.trace else {})})
+            store.write_failure(key, {**_failure(run_id, rp.train.weighting), "reason": out.reason, **({"traceback": out.trace} if out.trace else {})})
         else:
             record = RunRecord(**json.loads(out.record))
             record.key = key

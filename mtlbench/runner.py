@@ -1,7 +1,6 @@
 """`mtlbench run`: every (suite, model, seed), skipping finished records, never losing earlier ones."""
 from __future__ import annotations
 
-import dataclasses
 import traceback
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -16,16 +15,15 @@ from .data import SuiteData
 from .errors import DivergedError, MtlbenchError
 from .fsio import discard_temporaries
 from .model import build_model, get_model_class, skip_reason
-from .params import RunParams, apply_overrides
+from .params import RunParams, apply_overrides, with_weighting
 from .profiles import Profile, get_profile
-from .provenance import ParamsSource, RunId
-from .selection import check_writable, resolve_device, resolve_models  # noqa: F401 - re-exported
+from .provenance import STATIC_WEIGHTING, ParamsSource, RunId
+from .selection import check_writable, resolve_device, resolve_models, resolve_weightings, weighting_skip  # noqa: F401 - re-exported
 from .records import RecordStore, RunRecord, git_commit, key_of, now, versions, with_label
 from .suites import expand_suites, load_suite
 from .matching import size_and_depth
 from .protocol import FitResult, evaluate_test_split
-from .train import TrainConfig, fit, seed_everything
-from .weighting import get_weighting, list_weightings
+from .train import fit, seed_everything
 
 #: (model, data, profile) -> RunParams. The tuning module installs a resolver that prefers tuned
 #: parameters; the default uses the model's defaults.
@@ -229,8 +227,9 @@ def run(
     ``suite_files``: user suite TOML files (``--suite-file``) to register and run; given without ``suites``,
     only their suites run.
     ``weightings``: loss-weighting strategies (``mtlbench list weightings``; ``"*"`` = all) each run is trained
-    with, on top of the resolved parameters (a strategy's own hyper-parameters at its paper's defaults);
-    default: the parameters' own (static unless set). The strategy is part of the record's parameters and key.
+    with (``weighted_params``: a strategy's own study when the resolver has one, else the resolved parameters
+    with the strategy at its paper's defaults); default: the parameters' own (static unless set). The strategy
+    is part of the record's parameters and key.
     ``only_seeds``: run only these of the seeds ``0 .. seeds-1`` (``mtlbench.parallel`` hands each worker
     process its share this way).
     """
@@ -247,16 +246,12 @@ def run(
             if (why := skip_reason(model_name, data.tasks)) is not None:
                 summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                 continue
-            base = apply_overrides(model_name, resolver(model_name, data, prof), overrides)
-            for rp in with_weightings(base, weightings):
-                if (why := weighting_skip(model_name, rp)) is not None:
+            for rp in weighted_params(resolver, model_name, data, prof, overrides, weightings):
+                if (why := weighting_skip(model_name, rp.train.weighting)) is not None:
                     summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                     continue
                 _run_model(model_name, data, prof, rp, seeds_to_run, force, dev, store, progress, summary)
     return summary
-
-
-DEFAULT_WEIGHTING = TrainConfig().weighting
 
 
 class RunPlan(NamedTuple):
@@ -292,25 +287,21 @@ def plan_run(models, suites, seeds, profile, results_dir, suite_files=None, para
     return RunPlan(prof, model_names, instances, n_seeds, store, params)
 
 
-def weighting_skip(model_name: str, rp: RunParams) -> str | None:
-    """Why a run with a non-default weighting is not trained (None: it is)."""
-    if rp.train.weighting != DEFAULT_WEIGHTING and get_model_class(model_name).independent_tasks:
-        return f"{rp.train.weighting}: no parameter is shared, so every weighting is the static step"
-    return None
+def weighted_params(resolver: ParamsResolver, model_name: str, data: SuiteData, prof: Profile,
+                    overrides: dict[str, Any] | None, weightings: list[str] | None) -> list[RunParams]:
+    """The parameter sets a run trains ``model_name`` with on ``data``: one per loss weighting (``"*"``: every
+    registered one), with ``overrides`` (``--set``) on top; no weightings: the resolver's own parameters.
 
-
-def with_weightings(rp: RunParams, weightings: list[str] | None) -> list[RunParams]:
-    """``rp`` once per loss-weighting strategy (``"*"``: every registered one), under the same label."""
+    For a strategy, a resolver with a ``for_weighting(model, data, profile, weighting)`` method (``StudyParams``)
+    gives that strategy's own study when it exists; otherwise (or for a plain resolver) the resolved parameters
+    train with the strategy at its paper defaults and their source says so (``params.with_weighting``)."""
     if not weightings:
-        return [rp]
-    names = list_weightings() if "*" in weightings else list(dict.fromkeys(weightings))
+        return [apply_overrides(model_name, resolver(model_name, data, prof), overrides)]
     out = []
-    for name in names:
-        get_weighting(name)  # unknown name: one line with did-you-mean
-        train = dataclasses.replace(rp.train, weighting=name, weighting_config=())
-        parts = tuple(dataclasses.replace(p, train=dataclasses.replace(p.train, weighting=name, weighting_config=()))
-                      for p in rp.per_task)
-        out.append(dataclasses.replace(rp, train=train, per_task=parts))
+    for name in resolve_weightings(weightings):
+        for_weighting = getattr(resolver, "for_weighting", None)
+        rp = for_weighting(model_name, data, prof, name) if for_weighting else resolver(model_name, data, prof)
+        out.append(apply_overrides(model_name, with_weighting(rp, name), overrides))
     return out
 
 
@@ -363,9 +354,11 @@ def _carries(store: RecordStore, parts: dict[str, Any], source: ParamsSource) ->
     return False
 
 
-def _failure(run_id: RunId) -> dict[str, Any]:
-    """What a failure file says about its run: the run (typed fields, and as text for people) and when."""
-    return {**run_id.as_dict(), "run": str(run_id), "timestamp": now()}
+def _failure(run_id: RunId, weighting: str = STATIC_WEIGHTING) -> dict[str, Any]:
+    """What a failure file says about its run: the run (typed fields, and as text for people), its loss
+    weighting when not static (``status`` counts runs per weighting) and when."""
+    named = {} if weighting == STATIC_WEIGHTING else {"weighting": weighting}
+    return {**run_id.as_dict(), "run": str(run_id), **named, "timestamp": now()}
 
 
 def _skip(progress: Any) -> None:
@@ -438,7 +431,7 @@ def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress
             label = str(run_id)
             if seed in errors:
                 summary.failed.append((label, str(errors[seed])))
-                store.write_failure(keys[seed], {**_failure(run_id), "reason": str(errors[seed])})
+                store.write_failure(keys[seed], {**_failure(run_id, rp.train.weighting), "reason": str(errors[seed])})
             else:
                 result, fits = merge_fits(data, plan, results[seed])
                 record = build_record(model_name, data, prof, rp, seed, dev, result, *run_cost(plan, costs, data.n_tasks),
@@ -462,34 +455,46 @@ def _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summ
         raise
     except DivergedError as err:
         summary.failed.append((label, str(err)))
-        store.write_failure(key, {**_failure(run_id), "reason": str(err)})
+        store.write_failure(key, {**_failure(run_id, rp.train.weighting), "reason": str(err)})
         for ckpt in ckpts:
             remove_checkpoint(ckpt)
         return None
     except Exception as err:  # noqa: BLE001 - a broken run must not end the sweep
         reason = f"{err.__class__.__name__}: {err}"
         summary.failed.append((label, reason))
-        store.write_failure(key, {**_failure(run_id), "reason": reason, "traceback": traceback.format_exc()})
+        store.write_failure(key, {**_failure(run_id, rp.train.weighting), "reason": reason, "traceback": traceback.format_exc()})
         return None
 
 
 def status(profile: str = "quick", results_dir: str | Path | None = None, models: list[str] | None = None, suites: list[str] | None = None) -> list[dict[str, Any]]:
-    """Which (suite, model, seed) runs of a profile are done, failed or missing (any params source)."""
+    """Which (suite, model, weighting, seed) runs of a profile are done, failed or missing (any params source):
+    the static weighting's always, another weighting's where a record or failure of it exists for that
+    (suite, model). Each row names its ``weighting``."""
     prof = get_profile(profile)
     store = RecordStore(prof.name, results_dir)
-    done = {(r["suite"], r["model"], r["seed"]) for r in store.records()}
+    done = {(r["suite"], r["model"], _record_weighting(r), r["seed"]) for r in store.records()}
     failed = {}
     for f in store.failures():
         if (run_id := RunId.from_failure(f)) is not None:
-            failed[(run_id.suite, run_id.model, run_id.seed)] = f.get("reason", "")
+            failed[(run_id.suite, run_id.model, str(f.get("weighting", STATIC_WEIGHTING)), run_id.seed)] = f.get("reason", "")
+    tried: dict[tuple[str, str], set[str]] = {}
+    for suite, model, weighting, _ in (*done, *failed):
+        tried.setdefault((suite, model), set()).add(weighting)
     rows = []
     for instance in expand_suites(suites, prof):
         for m in resolve_models(models):
-            for s in range(prof.seeds):
-                k = (instance, m, s)
-                state = "done" if k in done else ("failed" if k in failed else "missing")
-                rows.append({"suite": instance, "model": m, "seed": s, "state": state, "reason": failed.get(k, "")})
+            for w in [STATIC_WEIGHTING, *sorted(tried.get((instance, m), set()) - {STATIC_WEIGHTING})]:
+                for s in range(prof.seeds):
+                    k = (instance, m, w, s)
+                    state = "done" if k in done else ("failed" if k in failed else "missing")
+                    rows.append({"suite": instance, "model": m, "weighting": w, "seed": s, "state": state,
+                                 "reason": failed.get(k, "")})
     return rows
+
+
+def _record_weighting(record: dict[str, Any]) -> str:
+    """A record's loss weighting (left out of its params when static, as in records made before weightings)."""
+    return str(((record.get("params") or {}).get("train") or {}).get("weighting", STATIC_WEIGHTING))
 
 
 def _register_record_suite(rec: dict[str, Any]) -> None:

@@ -39,3 +39,27 @@ def resolve_models(models: list[str] | None) -> list[str]:
     for m in models:
         get_model_class(m)  # unknown name -> one-line error with did-you-mean
     return list(dict.fromkeys(models))
+
+
+def resolve_weightings(weightings: list[str] | None) -> list[str]:
+    """``--weighting`` values -> strategy names: none -> static; ``"*"`` -> every registered strategy;
+    an unknown name -> one-line error with did-you-mean."""
+    from .provenance import STATIC_WEIGHTING
+    from .weighting import get_weighting, list_weightings
+
+    if not weightings:
+        return [STATIC_WEIGHTING]
+    if "*" in weightings:
+        return list_weightings()
+    for name in weightings:
+        get_weighting(name)
+    return list(dict.fromkeys(weightings))
+
+
+def weighting_skip(model_name: str, weighting: str) -> str | None:
+    """Why ``model_name`` is not trained (run) or tuned (tune) with loss weighting ``weighting`` (None: it is)."""
+    from .provenance import STATIC_WEIGHTING
+
+    if weighting != STATIC_WEIGHTING and get_model_class(model_name).independent_tasks:
+        return f"{weighting}: no parameter is shared, so every weighting is the static step"
+    return None

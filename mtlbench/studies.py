@@ -1,7 +1,7 @@
 """Where studies live and what readers without Optuna (the report) need to know about their exports.
 
 A study is identified by ``provenance.StudyId`` (re-exported here): its ``name``
-(``ple@synthetic[p=0.5]@standard``, ``…@mo``) is the Optuna study name that provenance labels
+(``ple@synthetic[p=0.5]@standard``, ``…@standard+uw`` with a loss weighting, ``…@mo``) is the Optuna study name that provenance labels
 (``study:<name>#<trial>``) embed, its ``slug`` (``ple@synthetic_p_0.5``) names its export
 ``<results>/<profile>/studies/<slug>.json`` and its journal ``<slug>.journal``. Optuna-free.
 

@@ -125,9 +125,14 @@ def test_status_reads_the_run_of_a_failure_from_its_fields(tmp_path):
     store = RecordStore("quick", tmp_path)
     store.write_failure("k1", {**R._failure(RunId(SUITE, "mmoe", 1)), "reason": "diverged"})
     store.write_failure("k2", {"run": f"{SUITE}/hard_sharing/seed0", "reason": "old file"})
-    rows = {(r["model"], r["seed"]): r for r in R.status("quick", tmp_path, ["mmoe", "hard_sharing"], [SUITE])}
-    assert rows[("mmoe", 1)]["state"] == "failed" and rows[("mmoe", 1)]["reason"] == "diverged"
-    assert rows[("hard_sharing", 0)]["reason"] == "old file" and rows[("mmoe", 0)]["state"] == "missing"
+    store.write_failure("k3", {**R._failure(RunId(SUITE, "mmoe", 0), "pcgrad"), "reason": "nan"})
+    rows = {(r["model"], r["weighting"], r["seed"]): r
+            for r in R.status("quick", tmp_path, ["mmoe", "hard_sharing"], [SUITE])}
+    assert rows[("mmoe", "static", 1)]["state"] == "failed" and rows[("mmoe", "static", 1)]["reason"] == "diverged"
+    assert rows[("hard_sharing", "static", 0)]["reason"] == "old file" and rows[("mmoe", "static", 0)]["state"] == "missing"
+    # a weighting's run is its own row, and only where the weighting was tried
+    assert rows[("mmoe", "pcgrad", 0)]["state"] == "failed" and rows[("mmoe", "pcgrad", 1)]["state"] == "missing"
+    assert not any(w == "pcgrad" for m, w, _ in rows if m == "hard_sharing")
 
 
 # ------------------------------------------------------------------ migrating schema-1 records

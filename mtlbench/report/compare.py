@@ -152,7 +152,7 @@ def trials_used(m: ModelResult, suite: str, studies: list[Study]) -> tuple[str, 
     if not src.tuned:
         return "–", False
     hit = next((s for s in studies if s.name == src.study), None) or next(
-        (s for s in studies if s.model == m.model and s.suite == suite), None)
+        (s for s in studies if s.model == m.model and s.suite == suite and s.weighting == "static"), None)
     if hit is None:
         return "–", False
     out = f"{hit.finished} ({hit.pruned} pruned)" if hit.pruned else str(hit.finished)

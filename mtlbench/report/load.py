@@ -18,7 +18,7 @@ from typing import Any
 from ..fsio import finished
 from ..errors import MtlbenchError
 from ..metadata import INDEPENDENT_TASK_MODELS
-from ..provenance import ParamsSource
+from ..provenance import STATIC_WEIGHTING, ParamsSource, StudyId
 from ..records import WORKER_DIED, load_records, profile_dir
 from .order import model_key, suite_key
 from .schema import ExperimentRun, Study, Utilisation
@@ -158,7 +158,18 @@ def _parse_study(st: Any, file: str) -> Study | None:
                  param_budget_rule=str(attrs["param_budget_rule"]) if attrs.get("param_budget_rule") else None,
                  reference_rule=str(attrs["reference_trial"]) if attrs.get("reference_trial") else None,
                  reference=reference, chosen=chosen_trials(st),
-                 trained_epochs=trained if isinstance(trained, int) else None, pruned_values=pruned_values)
+                 trained_epochs=trained if isinstance(trained, int) else None, pruned_values=pruned_values,
+                 weighting=_study_weighting(attrs, name))
+
+
+def _study_weighting(attrs: dict[str, Any], name: str) -> str:
+    """The study's loss weighting: its export's ``weighting``, else the one its name carries, else static."""
+    if isinstance(attrs.get("weighting"), str):
+        return attrs["weighting"]
+    try:
+        return StudyId.parse(name).weighting
+    except MtlbenchError:
+        return STATIC_WEIGHTING
 
 
 def _last_intermediate(trial: dict[str, Any]) -> float | None:

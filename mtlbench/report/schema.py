@@ -130,6 +130,8 @@ class Study:
     chosen: tuple[int, ...] = ()  # the trial(s) `run` takes: the best one, or each task's best (single_task)
     trained_epochs: int | None = None  # epochs (intermediate values) trained over all its trials, reference included
     pruned_values: list[tuple[int, float]] = field(default_factory=list)  # (trial number, last intermediate value) of pruned trials
+    #: The loss weighting the study tuned with; the report compares architectures on static studies only.
+    weighting: str = "static"
 
     @property
     def kept_defaults(self) -> str:

@@ -1,10 +1,10 @@
 """`mtlbench tune`: Optuna tuning with an equal budget per model (docs/protocol.md §2; issues 6, 22).
 
-One study per (model, suite instance, profile) (``mtlbench.studies.StudyId``). Modules, one concern each:
+One study per (model, suite instance, profile, loss weighting) (``mtlbench.studies.StudyId``). Modules, one concern each:
 
 * ``rules``: the tuning protocol every study gets alike (trial budget, reference trial, pruning rule,
   tuning seed, max/min validations);
-* ``space``: the core search space + the model's own (``sample_params``);
+* ``space``: the core search space + the model's own + a loss weighting's own (``sample_params``);
 * ``budget``: the parameter budget of a suite;
 * ``storage``: ``--storage`` values, journal/RDB storages, drivers, retries;
 * ``workers``: worker liveness, failing killed workers' trials, waiting for other workers;
@@ -33,13 +33,13 @@ _counted = counted
 _reference_trials = reference_trials
 
 
-def study_name(model: str, suite: str, profile: str, multi_objective: bool = False) -> str:
-    return StudyId(model, suite, profile, multi_objective).name
+def study_name(model: str, suite: str, profile: str, multi_objective: bool = False, weighting: str = "static") -> str:
+    return StudyId(model, suite, profile, multi_objective, weighting).name
 
 
-def study_slug(model: str, suite: str, multi_objective: bool = False) -> str:
-    """File stem of (model, suite) studies, in every profile's folder (``StudyId.slug``)."""
-    return StudyId(model, suite, "", multi_objective).slug
+def study_slug(model: str, suite: str, multi_objective: bool = False, weighting: str = "static") -> str:
+    """File stem of (model, suite[, weighting]) studies, in every profile's folder (``StudyId.slug``)."""
+    return StudyId(model, suite, "", multi_objective, weighting).slug
 
 
 __all__ = [

@@ -5,6 +5,12 @@ evaluate_test=False)``: the test split is never touched. Every trial stores the 
 metrics, per-task scores (−log err_k) and the validations/epochs it trained as user attributes.
 ``--multi-objective`` maximises the K per-task scores instead (no pruning: Optuna prunes one objective only).
 
+``--weighting NAME`` tunes a model trained with that loss-weighting strategy: a study of its own
+(``StudyId.weighting``, ``ple@video@standard+uw``) whose space adds the strategy's hyper-parameters
+(``space.weighting_space``) and whose reference trial is the model's defaults with the strategy's paper defaults;
+the same trial budget as every study. A model whose tasks share no parameter (single_task) gets no study of a
+weighting other than static (``runner.weighting_skip``: every weighting is the static step there).
+
 Pruning goes through ``fit``'s ``on_epoch`` callback, called after every validation with its index (the
 pruner's step), so the trainer never imports optuna. Running ``tune`` again continues a study up to N counted
 trials; a study whose journal is missing but whose export exists is rebuilt from the export first. After
@@ -29,9 +35,10 @@ from ..cost import count_params
 from ..data import SuiteData
 from ..errors import DivergedError, MtlbenchError
 from ..model import build_model, skip_reason
-from ..params import RunParams, default_params
+from ..params import RunParams, default_params, with_weighting
+from ..provenance import STATIC_WEIGHTING
 from ..profiles import Profile, get_profile
-from ..selection import check_writable, resolve_device, resolve_models
+from ..selection import check_writable, resolve_device, resolve_models, resolve_weightings, weighting_skip
 from ..studies import StudyId, export_path, studies_dir
 from ..suites import expand_suites, load_suite
 from ..train import fit, seed_everything
@@ -93,8 +100,13 @@ def tune(
     sampler_seed: int | None = None,
     progress: ProgressFn | None = None,
     notify: Callable[[str], None] | None = None,
+    weightings: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tune every model on every suite instance (one study each) and return the studies' summaries.
+    """Tune every model on every suite instance with every loss weighting (one study each) and return the
+    studies' summaries.
+
+    ``weightings``: strategies (``mtlbench list weightings``; ``"*"``: every one), default static; a (model,
+    weighting) pair that ``runner.weighting_skip`` rules out is left out, and ``notify`` hears why.
 
     ``n_trials``: counted trials per study (default: the profile's ``DEFAULT_TRIALS``); a study that has
     them already runs nothing more. ``timeout``: seconds after which no new trial starts (per call).
@@ -111,6 +123,7 @@ def tune(
         raise MtlbenchError(f"unknown pruner {pruner!r}; choose one of: {', '.join(PRUNERS)}.")
     kind = storage_kind(storage)
     model_names = resolve_models(models)
+    weighting_names = resolve_weightings(weightings)
     instances = expand_suites(suites, prof)
     dev = resolve_device(device)
     check_writable(studies_dir(prof.name, results_dir))
@@ -128,18 +141,27 @@ def tune(
                     if notify is not None:
                         notify(f"not tuned: {data.name}/{model} ({why})")
                     continue
-                setup = _Setup(StudyId(model, data.name, prof.name, multi_objective), data, prof, target, budget, dev)
-                study = open_study(model, data, prof, target, budget, storage, multi_objective, pruner, results_dir, sampler_seed)
-                out = export_path(setup.sid, results_dir)
-                _tune_one(setup, study, out, deadline, kind, progress)
-                studies.append((study, out))
+                for weighting in weighting_names:
+                    if (why := weighting_skip(model, weighting)) is not None:
+                        if notify is not None:
+                            notify(f"not tuned: {data.name}/{model} ({why})")
+                        continue
+                    setup = _Setup(StudyId(model, data.name, prof.name, multi_objective, weighting), data, prof, target, budget, dev)
+                    study = open_study(model, data, prof, target, budget, storage, multi_objective, pruner, results_dir,
+                                       sampler_seed, weighting)
+                    out = export_path(setup.sid, results_dir)
+                    _tune_one(setup, study, out, deadline, kind, progress)
+                    studies.append((study, out))
         wait_for_other_workers([st for st, _ in studies], notify=notify, heartbeat=kind.has_heartbeat)
         return [export_study(st, out) for st, out in studies]
     finally:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _study_attrs(model: str, data: SuiteData, prof: Profile, target: int, budget: int, multi: bool, pruner: str) -> dict[str, Any]:
+def _study_attrs(model: str, data: SuiteData, prof: Profile, target: int, budget: int, multi: bool, pruner: str,
+                 weighting: str) -> dict[str, Any]:
+    """The study's user attributes; ``weighting`` only when not static (studies made before weightings existed
+    stay as they were)."""
     return {
         "protocol": PROTOCOL,
         "model": model, "suite": data.name, "suite_family": data.family, "suite_version": data.version,
@@ -149,6 +171,7 @@ def _study_attrs(model: str, data: SuiteData, prof: Profile, target: int, budget
         "multi_objective": multi, "pruner": "none" if multi else pruner, "pruning_rule": PRUNING_RULE,
         "min_steps": min_steps(prof), "max_steps": max_steps(data, prof),
         "task_names": [t.name for t in data.tasks], "mtlbench_version": __version__,
+        **({} if weighting == STATIC_WEIGHTING else {"weighting": weighting}),
     }
 
 
@@ -168,10 +191,10 @@ def _restore_missing_journal(sid: StudyId, storage_url: str | None, storage: opt
 
 def open_study(model: str, data: SuiteData, prof: Profile, target: int, budget: int, storage_url: str | None,
                multi: bool = False, pruner: str = "hyperband", results_dir: str | Path | None = None,
-               sampler_seed: int | None = None) -> optuna.Study:
-    """Create or load the study of (model, suite, profile) — rebuilt from its export when only that exists —
-    and check it was tuned on the same data, budget and protocol."""
-    sid = StudyId(model, data.name, prof.name, multi)
+               sampler_seed: int | None = None, weighting: str = STATIC_WEIGHTING) -> optuna.Study:
+    """Create or load the study of (model, suite, profile, weighting) — rebuilt from its export when only that
+    exists — and check it was tuned on the same data, budget and protocol."""
+    sid = StudyId(model, data.name, prof.name, multi, weighting)
     storage = open_storage(storage_url, sid, results_dir)
     _restore_missing_journal(sid, storage_url, storage, results_dir)
     with warnings.catch_warnings():  # multivariate/group are flagged experimental; they handle conditional spaces
@@ -184,7 +207,7 @@ def open_study(model: str, data: SuiteData, prof: Profile, target: int, budget: 
         load_if_exists=True), "create the study")
     if [d.name.lower() for d in study.directions] != directions:
         raise MtlbenchError(f"study {sid.name!r} exists with {len(study.directions)} objective(s); it cannot be resumed as {len(directions)}.")
-    attrs = _study_attrs(model, data, prof, target, budget, multi, pruner)
+    attrs = _study_attrs(model, data, prof, target, budget, multi, pruner, weighting)
     old = dict(study.user_attrs)
     if old and "protocol" not in old:
         old["protocol"] = 1  # made before the tuning rules had a version
@@ -221,7 +244,8 @@ def _objective(s: _Setup, study: optuna.Study, last: dict[str, Any]) -> Callable
         trial.set_user_attr("worker", _worker())
         ref = bool(trial.user_attrs.get(REFERENCE))
         _check_not_surplus(trial, study, s.target, ref)
-        rp = default_params(s.sid.model, s.data, s.prof) if ref else sample_params(trial, s.sid.model, s.data, s.prof)
+        rp = (with_weighting(default_params(s.sid.model, s.data, s.prof), s.sid.weighting) if ref
+              else sample_params(trial, s.sid.model, s.data, s.prof, weighting=s.sid.weighting))
         trial.set_user_attr("params", rp.as_dict())
         seed_everything(TUNING_SEED)
         net = build_model(s.sid.model, s.data.inputs, s.data.tasks, rp.model, rp.shared)

@@ -13,15 +13,16 @@ from ..errors import MtlbenchError
 from ..names import parse_instance
 from ..params import RunParams, default_params, params_from_dict, run_trials
 from ..profiles import PROFILES, Profile
-from ..provenance import ParamsSource
+from ..provenance import STATIC_WEIGHTING, ParamsSource
 from ..studies import STUDY_SUFFIXES, StudyId, former_slug, studies_dir, study_stem
 from ..suites import get_family
 from .summary import load_study_summary
 
-def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str, Any] | None:
-    """The summary of ``model``'s study at the sweep point nearest to ``data``'s (same family and version, same
-    other parameters once the family's defaults are filled in, closest value of the family's ``sweep_param``;
-    ties go to the lower value), or None.
+def nearest_sweep_summary(folder: Path, model: str, data: SuiteData,
+                          weighting: str = STATIC_WEIGHTING) -> dict[str, Any] | None:
+    """The summary of ``model``'s study with loss weighting ``weighting`` at the sweep point nearest to
+    ``data``'s (same family and version, same other parameters once the family's defaults are filled in,
+    closest value of the family's ``sweep_param``; ties go to the lower value), or None.
 
     Tuning every point of a sweep costs as much as tuning a suite per point; tuning a few points (e.g.
     p = 0, 0.5, 1) and letting the others borrow is the documented protocol of the standard leaderboard.
@@ -49,7 +50,7 @@ def nearest_sweep_summary(folder: Path, model: str, data: SuiteData) -> dict[str
             if not isinstance(s, dict):
                 raise TypeError("not a study summary")
             fam_name, params = parse_instance(str(s.get("suite")))
-            if (s.get("model") != model or fam_name != family or key not in params or others(params) != rest
+            if (s.get("model") != model or StudyId.parse(str(s.get("study"))).weighting != weighting or fam_name != family or key not in params or others(params) != rest
                     or s.get("suite_version") != data.version or not (s.get("best") or {}).get("run_params")):
                 continue
             value = float(params[key])
@@ -74,6 +75,7 @@ class StudyParams:
     study summary (used for its model and suite) or a params file ``{"model": {...}, "shared": {...},
     "train": {...}}`` (used for every model run). A (model, suite) without a tuned study uses the defaults.
     Every RunParams says where it came from: ``study:<name>#<trial>``, ``file:<path>`` or ``default``.
+    Calling it resolves the static weighting's studies; ``for_weighting`` those of another loss weighting.
 
     A model with ``independent_tasks`` (no parameter shared between tasks: single_task) gets task-wise
     parameters from its study: task k takes its own best trial (``per_task_best``), so the run trains one
@@ -112,17 +114,29 @@ class StudyParams:
             return params_from_dict(model, data, profile, self.file, ParamsSource.from_file(self.path))
         if self.mode == "file":
             summary = self.file if (self.file.get("model"), self.file.get("suite")) == (model, data.name) else None
-        else:
-            folder = self.path if self.mode == "dir" else studies_dir(profile.name, self.results_dir)
-            path = folder / f"{study_stem(StudyId(model, data.name, profile.name), folder)}.json"
-            summary = load_study_summary(path) if path.exists() or path.with_suffix(".journal").exists() else None
-            if summary is None:
-                summary = nearest_sweep_summary(folder, model, data)
-                if summary is not None:
-                    return self._from_summary(summary, model, data, profile, borrowed=True)
-        if summary is None:
-            return default_params(model, data, profile)
-        return self._from_summary(summary, model, data, profile)
+            return default_params(model, data, profile) if summary is None else self._from_summary(summary, model, data, profile)
+        return self._from_folder(model, data, profile, STATIC_WEIGHTING) or default_params(model, data, profile)
+
+    def for_weighting(self, model: str, data: SuiteData, profile: Profile, weighting: str) -> RunParams:
+        """The parameters of ``model`` trained with loss weighting ``weighting``: from that weighting's own study
+        (``StudyId.weighting``) on ``data``'s suite or, failing that, at the nearest point of its sweep, in the
+        folder this resolver reads; without one, what calling it gives (the static study's, the file's, the
+        defaults), where ``runner.weighted_params`` sets the strategy at its paper defaults and says so."""
+        if weighting != STATIC_WEIGHTING and self.mode in ("profile", "dir"):
+            if (rp := self._from_folder(model, data, profile, weighting)) is not None:
+                return rp
+        return self(model, data, profile)
+
+    def _from_folder(self, model: str, data: SuiteData, profile: Profile, weighting: str) -> RunParams | None:
+        """From the study of (model, suite, weighting) in the studies folder, else the nearest sweep point's; None
+        without either."""
+        folder = self.path if self.mode == "dir" else studies_dir(profile.name, self.results_dir)
+        path = folder / f"{study_stem(StudyId(model, data.name, profile.name, weighting=weighting), folder)}.json"
+        summary = load_study_summary(path) if path.exists() or path.with_suffix(".journal").exists() else None
+        if summary is not None:
+            return self._from_summary(summary, model, data, profile)
+        summary = nearest_sweep_summary(folder, model, data, weighting)
+        return None if summary is None else self._from_summary(summary, model, data, profile, borrowed=True)
 
     def _from_summary(self, s: dict[str, Any], model: str, data: SuiteData, profile: Profile,
                       borrowed: bool = False) -> RunParams:

@@ -1,5 +1,7 @@
 """The search space of a study (docs/protocol.md §2): the core space shared by every model plus the model's own
-``search_space(trial, n_tasks)`` (define-by-run). A parameter name belongs to one space only."""
+``search_space(trial, n_tasks)`` plus, in a study of a loss weighting, the strategy's own ``search_space(trial)``
+(define-by-run, declared next to the strategy; nothing for a strategy without hyper-parameters). A parameter
+name belongs to one space only."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +12,8 @@ from ..errors import MtlbenchError
 from ..model import get_model_class
 from ..params import RunParams, params_from_dict
 from ..profiles import Profile
-from ..provenance import ParamsSource
+from ..provenance import STATIC_WEIGHTING, ParamsSource
+from ..weighting import get_weighting
 
 #: Core search space: parameter names and what they set (names ``loss_weight_<k>``, ``loss_decay_<k>``
 #: are 1-based task numbers).
@@ -34,7 +37,7 @@ class _SpaceTrial:
         if prev != self._owner:
             raise MtlbenchError(
                 f"search-space parameter {name!r} is declared by both the {prev} space and the {self._owner} space; "
-                "rename it in the model's search_space (core names: lr, batch_size, weight_decay, dropout, loss_weight_k, loss_decay_k)."
+                "rename it in the model's or weighting's search_space (core names: lr, batch_size, weight_decay, dropout, loss_weight_k, loss_decay_k)."
             )
 
     def suggest_int(self, name: str, low: int, high: int, **kw: Any) -> int:
@@ -66,15 +69,28 @@ def core_space(trial: Any, n_tasks: int) -> dict[str, dict[str, Any]]:
                       "loss_weights": omega, "loss_decays": gamma}}
 
 
+def weighting_space(trial: Any, weighting: str) -> dict[str, Any]:
+    """The ``train`` overrides a loss-weighting study samples: the strategy and its own hyper-parameters
+    (``weighting_config``, sorted by name; empty for a strategy without any, i.e. its paper's defaults)."""
+    cls = get_weighting(weighting)
+    cfg = cls.search_space(trial)
+    if not isinstance(cfg, cls.Config):
+        raise MtlbenchError(f"{cls.__name__}.search_space returned {type(cfg).__name__}, not {cls.Config.__name__}; "
+                            "return the strategy's Config.")
+    return {"weighting": weighting, "weighting_config": sorted(dataclasses.asdict(cfg).items())}
+
+
 def sample_params(trial: Any, model: str, data: SuiteData, profile: Profile,
-                  source: ParamsSource = ParamsSource.trial()) -> RunParams:
-    """Sample the core space and the model's own space from ``trial`` (define-by-run) -> RunParams.
-    The training rules (epoch cap, patience, validation schedule) come from the profile; the embedding size
-    from the suite."""
+                  source: ParamsSource = ParamsSource.trial(), weighting: str = STATIC_WEIGHTING) -> RunParams:
+    """Sample the core space, the model's own space and the loss weighting's own space from ``trial``
+    (define-by-run) -> RunParams training with ``weighting``. The training rules (epoch cap, patience,
+    validation schedule) come from the profile; the embedding size from the suite."""
     cls = get_model_class(model)
     owners: dict[str, str] = {}
     core = core_space(_SpaceTrial(trial, "core", owners), data.n_tasks)
     cfg = cls.search_space(_SpaceTrial(trial, f"model {model!r}", owners), data.n_tasks)
     if not isinstance(cfg, cls.Config):
         raise MtlbenchError(f"{cls.__name__}.search_space returned {type(cfg).__name__}, not {cls.Config.__name__}; return the model's Config.")
+    if weighting != STATIC_WEIGHTING:
+        core["train"].update(weighting_space(_SpaceTrial(trial, f"weighting {weighting!r}", owners), weighting))
     return params_from_dict(model, data, profile, {"model": dataclasses.asdict(cfg), **core}, source)

@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..errors import MtlbenchError
 from ..fsio import atomic_write
+from ..provenance import STATIC_WEIGHTING
 from .rules import REFERENCE, counted
 
 #: 2: trials carry distributions, system attributes and completion times; the study its user attributes
@@ -101,6 +102,8 @@ def summarize_study(study: optuna.Study) -> dict[str, Any]:
         "schema": SCHEMA, "protocol": attrs.get("protocol", 1), "study": study.study_name, "model": attrs.get("model"),
         "suite": attrs.get("suite"), "profile": attrs.get("profile"), "directions": [d.name.lower() for d in study.directions],
         "multi_objective": multi, "objective": attrs.get("objective"),
+        # the loss weighting the study tuned with (exports written before weightings existed lack it: static)
+        "weighting": attrs.get("weighting", STATIC_WEIGHTING),
         "budget": {k: attrs.get(k) for k in BUDGET_KEYS},
         "suite_version": attrs.get("suite_version"), "suite_checksum": attrs.get("suite_checksum"),
         "task_names": tasks, "n_counted": sum(counted(t) for t in trials), "states": states,

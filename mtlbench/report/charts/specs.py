@@ -126,7 +126,7 @@ def chart_specs(rep: Report) -> list[ChartSpec]:
             f"*Expert utilisation of `{u.model}` on `{u.suite}`.*", data=u))
     by_suite: dict[str, list] = {}
     for st in rep.studies:
-        if st.values:
+        if st.values and st.weighting == "static":  # the architectures' tuning, as the rest of the report compares them
             by_suite.setdefault(st.suite or "?", []).append(st)
     for suite in sorted(by_suite, key=lambda x: suite_key(x) if x != "?" else ("",)):
         sts = by_suite[suite]

@@ -77,3 +77,13 @@ def test_no_weighting_runs_no_section(tmp_path):
     write(root, runs("single_task", [0.900, 1.000]) + runs("mmoe", [0.920, 1.100]))
     rep = R.build_report("quick", root)
     assert rep.weightings == [] and "Architecture × weighting" not in R.render_markdown(rep)
+
+
+def test_only_weighting_runs_is_a_one_line_error_not_a_crash(tmp_path):
+    from mtlbench.errors import MtlbenchError
+
+    root = tmp_path / "results"
+    write(root, runs("mmoe", [0.915, 0.950], "uw"))
+    with pytest.raises(MtlbenchError, match="single_task") as err:
+        R.build_report("quick", root)
+    assert "\n" not in str(err.value)

@@ -44,8 +44,8 @@ def summary_path(res, model, weighting="static"):
     (StudyId("ple", "video", "standard"), "ple@video@standard", "ple@video"),
     (StudyId("ple", "video", "standard", weighting="uw"), "ple@video@standard+uw", "ple@video+uw"),
     (StudyId("ple", "video", "standard", True, "db_mtl"), "ple@video@standard+db_mtl@mo", "ple@video+db_mtl@mo"),
-    (StudyId("ple", "x[a=b@c+d]", "quick", weighting="uw"), "ple@x[a=b@c+d]@quick+uw", "ple@x_a=b@c+d+uw"),
-    (StudyId("ple", "x[a=b+uw]", "quick"), "ple@x[a=b+uw]@quick", "ple@x_a=b+uw"),
+    (StudyId("ple", "x[a=b@c+d]", "quick", weighting="uw"), "ple@x[a=b@c+d]@quick+uw", "ple@x_a_b_c_d+uw"),
+    (StudyId("ple", "x[a=b+uw]", "quick"), "ple@x[a=b+uw]@quick", "ple@x_a_b_uw"),
 ])
 def test_a_study_name_carries_its_weighting_and_parses_back_exactly(sid, name, slug):
     assert sid.name == name and sid.slug == slug

@@ -38,6 +38,10 @@ def build_report(profile: str, results_dir: str | Path | None = None, scope: Sco
     studies = studies_in_scope(load_studies(profile, results_dir), scope, user_suites, official_suites)
     views = record_views(all_records)
     chosen, notices = select_records(views, "best")
+    if not chosen:  # every record trained with another loss weighting: nothing to compare them with
+        raise MtlbenchError(f"the records of profile {profile!r} were all trained with a loss weighting other than static; "
+                            "the report compares them with static runs of single_task and the same architecture: run "
+                            "e.g. `mtlbench run single_task MODEL --suite SUITE` first.")
     suites = build_suites(chosen, studies)
     rep = Report(profile, suites, chosen, all_records, notices, studies,
                  utilisation_in_scope(load_utilisation(profile, results_dir), scope, user_suites), scope=scope)

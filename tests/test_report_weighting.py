@@ -87,3 +87,14 @@ def test_only_weighting_runs_is_a_one_line_error_not_a_crash(tmp_path):
     with pytest.raises(MtlbenchError, match="single_task") as err:
         R.build_report("quick", root)
     assert "\n" not in str(err.value)
+
+
+def test_where_a_strategys_own_parameters_came_from():
+    from mtlbench.report.weighting import _weighting_source
+
+    def rec(config, source="default"):
+        return {"params": params("uw", config), "params_source": source}
+
+    assert _weighting_source([rec([])]) == "paper defaults"
+    assert _weighting_source([rec([["init_log_var", 0.5]], "study:mmoe@video@standard+uw#3")]) == "tuned"
+    assert _weighting_source([rec([["init_log_var", 0.5]], "default+set:weighting_config=x")]) == "set"

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import MtlbenchError
+from ..provenance import ParamsSource
 from .compare import build_suites
 from .order import model_key, suite_key
 from .schema import REFERENCE, ModelResult, SuiteResult
@@ -109,7 +111,18 @@ def _suite(suite: str, base: list[dict[str, Any]], current: list[dict[str, Any]]
 
 
 def _weighting_source(records: list[dict[str, Any]]) -> str:
-    """"paper defaults" when every record trained with the strategy's own defaults (no weighting_config set),
-    else "set" (tuned or --set)."""
-    configs = {repr(((r.get("params") or {}).get("train") or {}).get("weighting_config") or {}) for r in records}
-    return "paper defaults" if configs == {repr({})} else "set per run"
+    """Where the strategy's own hyper-parameters came from: "paper defaults" (no ``weighting_config`` set),
+    "tuned" (a study of that strategy: ``tune --weighting``), else "set" (``--set`` or a parameters file)."""
+    configs = {repr(((r.get("params") or {}).get("train") or {}).get("weighting_config") or []) for r in records}
+    if configs == {repr([])}:
+        return "paper defaults"
+    return "tuned" if all(_weighting_study(r["params_source"]) for r in records) else "set"
+
+
+def _weighting_study(label: str) -> bool:
+    """Whether a params source names a study of a strategy other than static (an unreadable label: no)."""
+    try:
+        study = ParamsSource.parse(label).study
+    except (ValueError, MtlbenchError):
+        return False
+    return study is not None and study.weighting != STATIC

@@ -81,3 +81,18 @@ def wait_gone(procs: dict[int, str], timeout: float) -> dict[int, str]:
     while (left := {p: s for p, s in procs.items() if alive(p, s)}) and time.time() < deadline:
         time.sleep(0.05)
     return left
+
+
+def cli_in_process(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """`mtlbench ARGS` in this process (argv patched): (exit status, stdout, stderr)."""
+    import sys
+
+    import pytest
+
+    from mtlbench.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["mtlbench", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err

@@ -19,7 +19,6 @@ from optuna.trial import TrialState
 import mtlbench
 from mtlbench import tuning as T
 from mtlbench.tuning import loop, workers
-from mtlbench.cli import main
 from mtlbench.model import SharedConfig, build_model, get_model_class, make_config
 from mtlbench.params import default_params
 from mtlbench.profiles import get_profile
@@ -27,6 +26,7 @@ from mtlbench.provenance import ParamsSource
 from mtlbench.report import load_studies
 
 from conftest import HAS_PROC, TINY, children, cli_env, wait_gone
+from conftest import cli_in_process as cli
 
 QUICK = get_profile("quick")
 MODELS = mtlbench.list_models()
@@ -52,14 +52,6 @@ def journal_study(results, model, suite=TINY, multi=False):
 
 def summary_file(results, model, suite=TINY, multi=False):
     return T.studies_dir("quick", results) / f"{T.study_slug(model, suite, multi)}.json"
-
-
-def cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["mtlbench", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def hard_sharing_params(lr, batch_size, **kw):

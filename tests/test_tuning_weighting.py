@@ -4,14 +4,12 @@ paper defaults, saying so), the study identity and labels, status and the report
 from __future__ import annotations
 
 import json
-import sys
 
 import optuna
 import pytest
 
 import mtlbench
 from mtlbench import tuning as T
-from mtlbench.cli import main
 from mtlbench.errors import MtlbenchError
 from mtlbench.params import default_params, with_weighting
 from mtlbench.profiles import get_profile
@@ -22,17 +20,10 @@ from mtlbench.report.charts import chart_specs
 from mtlbench.weighting import list_weightings
 
 from conftest import TINY
+from conftest import cli_in_process as cli
 
 QUICK = get_profile("quick")
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-
-def cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["mtlbench", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 def summary_path(res, model, weighting="static"):

@@ -18,7 +18,6 @@ previous state is always in git. Running it again on migrated records changes no
 """
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -164,17 +163,9 @@ def migrate(records_dir: str | Path, dry_run: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m mtlbench.migrations.key_without_source", description=__doc__.splitlines()[0])
-    ap.add_argument("records_dir", type=Path, help="a folder of records, e.g. results/standard/records")
-    ap.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
-    args = ap.parse_args(argv)
-    try:
-        for line in migrate(args.records_dir, args.dry_run):
-            print(line)
-    except MtlbenchError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    from . import main as run_main
+
+    return run_main(__spec__.name if __spec__ else __name__, __doc__, "a folder of records, e.g. results/standard/records", migrate, argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Running it again changes nothing. Study names inside the files (``model@suite@pr
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
@@ -106,18 +105,9 @@ def migrate(studies_dir: str | Path, dry_run: bool = False) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m mtlbench.migrations.study_slugs", description=__doc__.splitlines()[0])
-    ap.add_argument("studies_dir", type=Path, nargs="+", help="a folder of studies, e.g. results/standard/studies")
-    ap.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
-    args = ap.parse_args(argv)
-    try:
-        for d in args.studies_dir:
-            for line in migrate(d, args.dry_run):
-                print(line)
-    except MtlbenchError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    from . import main as run_main
+
+    return run_main(__spec__.name if __spec__ else __name__, __doc__, "a folder of studies, e.g. results/standard/studies", migrate, argv)
 
 
 if __name__ == "__main__":

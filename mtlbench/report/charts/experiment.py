@@ -38,7 +38,7 @@ def curves_figure(spec: ChartSpec):
                               row=row, col=col)
             if row == len(rows):
                 fig.update_xaxes(title_text="training step", row=row, col=col)
-        fig.update_yaxes(title_text="validation MSE (mean over tasks)" if validation else "training loss (mean over tasks)",
+        fig.update_yaxes(title_text="validation MSE" if validation else "training loss",
                          type="log", row=row, col=1)
     fig.update_yaxes(type="log")
     layout(fig, spec.title, showlegend=True)

@@ -186,6 +186,8 @@ def png_size(spec: ChartSpec) -> tuple[int, int]:
     w, h = PNG_SIZE
     if spec.kind == "utilisation":
         w = max(w, 420 * len(spec.data.banks))
+    if spec.kind == "exp_curves":  # a row of training-loss panels above a row of validation panels
+        h = int(h * 1.5)
     return w, h
 
 

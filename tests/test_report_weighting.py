@@ -58,6 +58,7 @@ def test_pairs_are_compared_with_single_task_in_one_holm_family(rep):
 def test_section_and_chart(rep):
     md = R.render_markdown(rep)
     assert "## Architecture × weighting" in md
+    assert "mtlbench run mmoe --suite 'toy[a=1]' --weighting pcgrad --weighting uw --seeds 5 --profile quick" in md  # reproduce
     part = section(md.split("## Architecture × weighting", 1)[1], SUITE)
     assert "Better than single-task on every task: `mmoe` + `uw`." in part
     rows = {cells[1]: cells for cells in ([c.strip() for c in line.split("|")[1:-1]] for line in part.splitlines()

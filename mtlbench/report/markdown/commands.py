@@ -75,5 +75,14 @@ def _commands(rep: Report) -> list[str]:
         for models in sorted({tuple(u.model for u in rep.utilisation if u.suite == s) for s in per_suite}):
             us = [s for s in per_suite if tuple(u.model for u in rep.utilisation if u.suite == s) == models]
             cmds.append(f"mtlbench utilisation {' '.join('--model ' + m for m in models)} {_suite_args(us, P)} --profile {P}")
+    for w in rep.weightings:  # the architecture × weighting runs, at the parameters the suite tables compare
+        archs = list(dict.fromkeys(p.architecture for p in w.pairs))
+        strategies = [x for x in dict.fromkeys(p.weighting for p in w.pairs) if x != "static"]
+        n_seeds = max(len(p.result.seeds) for p in w.pairs)
+        cmds.append(f"mtlbench run {' '.join(archs)} {_suite_args([w.suite], P, files)} "
+                    f"{' '.join('--weighting ' + x for x in strategies)} --seeds {n_seeds} --profile {P}")
+    e = rep.experiment
+    if e is not None and e.correlations:
+        cmds.append(f"mtlbench experiment mmoe-synthetic --runs {max(e.runs.values())} --profile {P}")
     cmds.append(f"mtlbench report --profile {P}")
     return cmds

@@ -293,6 +293,19 @@ def _tune_unit(tune_args: dict[str, Any], sampler_seed: int | None) -> list[dict
                 progress=lambda ev: q.send("trial", ev), notify=lambda msg: q.send("notify", msg))
 
 
+def once(handler: Callable[[str], None]) -> Callable[[str], None]:
+    """``handler`` called once per distinct text: every tuning worker says the same note (e.g. a model not
+    tuned on a suite), the driver prints it once."""
+    seen: set[str] = set()
+
+    def forward(text: str) -> None:
+        if text not in seen:
+            seen.add(text)
+            handler(text)
+
+    return forward
+
+
 def tune_local(layout: Layout, tune_args: dict[str, Any], sampler_seed: int | None,
                progress: Callable[[Any], None] | None = None, notify: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """``tuning.tune(**tune_args)`` in ``layout.jobs`` worker processes sharing the studies (journal files or
@@ -306,7 +319,7 @@ def tune_local(layout: Layout, tune_args: dict[str, Any], sampler_seed: int | No
             return tune(**tune_args, sampler_seed=sampler_seed, progress=progress, notify=notify)
     import multiprocessing as mp
 
-    handlers = {"trial": progress, "notify": notify}
+    handlers = {"trial": progress, "notify": once(notify) if notify is not None else None}
 
     def on_event(pid: int, kind: str, args: tuple) -> None:
         if handlers.get(kind) is not None:

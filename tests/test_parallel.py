@@ -118,3 +118,13 @@ def test_tune_with_two_workers_shares_one_study(tmp_path):
     assert len(summaries) == 1 and summaries[0]["n_counted"] >= 2 and summaries[0]["best"] is not None
     assert len(list((tmp_path / "res" / "quick" / "studies").glob("*.journal"))) == 1  # one study, both workers
     assert {ev.number for ev in events} >= {0, 1}  # the workers' trial events reached the driver
+
+
+def test_the_driver_prints_a_note_every_worker_says_once():
+    from mtlbench.parallel import once
+
+    heard: list[str] = []
+    say = once(heard.append)
+    for text in ("not tuned: s/esmm (why)", "not tuned: s/esmm (why)", "waiting for trials: a #3", "waiting for trials: a #4"):
+        say(text)
+    assert heard == ["not tuned: s/esmm (why)", "waiting for trials: a #3", "waiting for trials: a #4"]

@@ -99,7 +99,8 @@ def _suite(suite: str, base: list[dict[str, Any]], current: list[dict[str, Any]]
     for (arch, w), rs in sorted(groups.items()):
         picked, _ = one_parameter_set(suite, pair_name(arch, w), rs, "best")
         records += [_renamed(r, pair_name(arch, w)) for r in picked]
-        sources[w] = _weighting_source(picked)
+        own = _weighting_source(picked)
+        sources[w] = own if sources.get(w, own) == own else "differs by architecture (see params)"
     (result,) = build_suites(records)
     pairs = []
     for m in result.models:

@@ -111,42 +111,31 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
             suite_files: list[str | Path] | None = None, weightings: list[str] | None = None) -> Any:
     """``runner.run`` on a Ray cluster (module docstring); returns the RunSummary. ``progress``: each finished
     run is one ``start(label, 1)``/``end()`` pair, each skipped one a ``skip()``."""
-    from .model import skip_reason
     from .provenance import RunId
     from .records import key_of
-    from .runner import RunSummary, _carries, _skip, plan_run, weighted_params, weighting_skip
-    from .suites import load_suite
+    from .runner import RunSummary, _carries, _skip, plan_run, planned_trainings
 
-    prof, model_names, instances, n_seeds, store, params = plan_run(models, suites, seeds, profile, results_dir,
-                                                                    suite_files, params)
+    plan = plan_run(models, suites, seeds, profile, results_dir, suite_files, params)
+    prof, n_seeds, store = plan.prof, plan.n_seeds, plan.store
     ray = connect(address)
     task = ray.remote(num_cpus=threads, num_gpus=1 if device.startswith("cuda") else 0, max_retries=RETRIES,
                       retry_exceptions=False)(train_remote)
     summary = RunSummary()
     submitted: dict[Any, tuple[RunId, str, RunParams]] = {}
-    for instance in instances:
-        data = load_suite(instance, prof)
-        for model_name in model_names:
-            if (why := skip_reason(model_name, data.tasks)) is not None:
-                summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
+    for instance, data, model_name, rp in planned_trainings(plan, overrides, weightings, summary):
+        for seed in range(n_seeds):
+            parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
+                         profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed)
+            key, run_id = key_of(**parts), RunId(instance, model_name, seed)
+            summary.keys.append(key)
+            if store.exists(key) and not force:
+                added = not _carries(store, parts, rp.source) and _label(store, key, str(rp.source))
+                (summary.labelled if added else summary.skipped).append(str(run_id))
+                _skip(progress)
                 continue
-            for rp in weighted_params(params, model_name, data, prof, overrides, weightings):
-                if (why := weighting_skip(model_name, rp.train.weighting)) is not None:
-                    summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
-                    continue
-                for seed in range(n_seeds):
-                    parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                                 profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed)
-                    key, run_id = key_of(**parts), RunId(instance, model_name, seed)
-                    summary.keys.append(key)
-                    if store.exists(key) and not force:
-                        added = not _carries(store, parts, rp.source) and _label(store, key, str(rp.source))
-                        (summary.labelled if added else summary.skipped).append(str(run_id))
-                        _skip(progress)
-                        continue
-                    job = RayRun(instance, model_name, seed, prof.name, rp, data.checksum, device, threads,
-                                 tuple(str(f) for f in suite_files or ()))
-                    submitted[task.options(name=f"mtlbench {run_id}").remote(job)] = (run_id, key, rp)
+            job = RayRun(instance, model_name, seed, prof.name, rp, data.checksum, device, threads,
+                         tuple(str(f) for f in suite_files or ()))
+            submitted[task.options(name=f"mtlbench {run_id}").remote(job)] = (run_id, key, rp)
     _collect(ray, submitted, store, summary, progress, force)
     return summary
 

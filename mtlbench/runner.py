@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -234,24 +234,33 @@ def run(
     process its share this way).
     """
     plan = plan_run(models, suites, seeds, profile, results_dir, suite_files, params)
-    prof, model_names, instances, n_seeds, store, resolver = plan
+    prof, store = plan.prof, plan.store
     dev = resolve_device(device)
     git_commit()  # now, while the checkout still matches the loaded code (cached for every record)
     summary = RunSummary()
-    seeds_to_run = [s for s in range(n_seeds) if only_seeds is None or s in only_seeds]
+    seeds_to_run = [s for s in range(plan.n_seeds) if only_seeds is None or s in only_seeds]
 
-    for instance in instances:
-        data = load_suite(instance, prof)
-        for model_name in model_names:
+    for _, data, model_name, rp in planned_trainings(plan, overrides, weightings, summary):
+        _run_model(model_name, data, prof, rp, seeds_to_run, force, dev, store, progress, summary)
+    return summary
+
+
+def planned_trainings(plan: RunPlan, overrides: dict[str, Any] | None, weightings: list[str] | None,
+                      summary: RunSummary) -> Iterator[tuple[str, SuiteData, str, RunParams]]:
+    """(suite instance, its data, model, parameters) of every training ``plan`` asks for, in order, for the
+    local runner and the Ray executor alike. A model that does not run on a suite (``skip_reason``) or not
+    with a weighting (``weighting_skip``) goes to ``summary.not_applicable`` with the reason instead."""
+    for instance in plan.instances:
+        data = load_suite(instance, plan.prof)
+        for model_name in plan.model_names:
             if (why := skip_reason(model_name, data.tasks)) is not None:
                 summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                 continue
-            for rp in weighted_params(resolver, model_name, data, prof, overrides, weightings):
+            for rp in weighted_params(plan.params, model_name, data, plan.prof, overrides, weightings):
                 if (why := weighting_skip(model_name, rp.train.weighting)) is not None:
                     summary.not_applicable.append(f"{data.name}/{model_name} ({why})")
                     continue
-                _run_model(model_name, data, prof, rp, seeds_to_run, force, dev, store, progress, summary)
-    return summary
+                yield instance, data, model_name, rp
 
 
 class RunPlan(NamedTuple):

@@ -96,3 +96,27 @@ def cli_in_process(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
         main()
     out = capsys.readouterr()
     return exc.value.code, out.out, out.err
+
+
+class CountingProgress:
+    """The progress protocol `run` drives (with lanes, as `--jobs` workers report): counts the runs accounted
+    for (trained, stacked or skipped), the runs started and the workers that reported."""
+
+    def __init__(self):
+        self.runs, self.starts, self.lanes = 0, 0, set()
+
+    def lane(self, worker):
+        self.lanes.add(worker)
+        return self
+
+    def start(self, label, epochs):
+        self.starts += 1
+
+    def epoch(self, epoch, score):
+        pass
+
+    def end(self, runs=1):
+        self.runs += runs
+
+    def skip(self, runs=1):
+        self.runs += runs

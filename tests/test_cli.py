@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, run_cli
+from conftest import TINY, CountingProgress, run_cli
 
 def mtl(tmp_path, *args, check_rc=None):
     res = run_cli(tmp_path, *args)
@@ -105,35 +105,16 @@ def test_diverging_run_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
     assert "2 failed" in status.stdout
 
 
-class _CountingProgress:
-    """The progress protocol `run` drives; counts runs accounted for (trained, stacked or skipped)."""
-
-    def __init__(self):
-        self.runs = 0
-
-    def start(self, label, epochs):
-        pass
-
-    def epoch(self, epoch, score):
-        pass
-
-    def end(self, runs=1):
-        self.runs += runs
-
-    def skip(self, runs=1):
-        self.runs += runs
-
-
 @pytest.mark.parametrize("stack", ["0", "1"])
 def test_progress_accounts_for_every_run_so_the_bar_reaches_100_percent(tmp_path, monkeypatch, stack):
     from mtlbench import run
 
     monkeypatch.setenv("MTLBENCH_STACK_SEEDS", stack)
     res = tmp_path / "res"
-    first = _CountingProgress()
+    first = CountingProgress()
     run(["hard_sharing"], [TINY], seeds=3, device="cpu", results_dir=res, progress=first)
     assert first.runs == 3
-    again = _CountingProgress()  # 3 runs exist (skipped), 3 new ones are trained
+    again = CountingProgress()  # 3 runs exist (skipped), 3 new ones are trained
     run(["hard_sharing", "single_task"], [TINY], seeds=3, device="cpu", results_dir=res, progress=again)
     assert again.runs == 6
 
@@ -146,6 +127,6 @@ def test_progress_counts_a_stacked_group_that_falls_back_once(tmp_path, monkeypa
 
     monkeypatch.setenv("MTLBENCH_STACK_SEEDS", "1")
     monkeypatch.setattr(multiseed, "fit_seeds", cannot_stack)
-    progress = _CountingProgress()
+    progress = CountingProgress()
     summary = run(["hard_sharing"], [TINY], seeds=3, device="cpu", results_dir=tmp_path / "res", progress=progress)
     assert len(summary.done) == 3 and progress.runs == 3  # trained one by one after the failed stacked attempt

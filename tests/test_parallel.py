@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import TINY, run_cli
+from conftest import TINY, CountingProgress, run_cli
 
 #: What a record's training determines (timing, machine and timestamp fields aside).
 RESULT_FIELDS = ("val_metrics", "test_metrics", "test_se", "test_boot", "val_score", "history", "best_epochs",
@@ -17,35 +17,12 @@ def results_of(root) -> dict[str, dict]:
     return {r["key"]: {f: r[f] for f in RESULT_FIELDS} for r in recs}
 
 
-class Counting:
-    """The progress protocol with lanes, counting runs and the workers that reported."""
-
-    def __init__(self):
-        self.runs, self.starts, self.lanes = 0, 0, set()
-
-    def lane(self, worker):
-        self.lanes.add(worker)
-        return self
-
-    def start(self, label, epochs):
-        self.starts += 1
-
-    def epoch(self, epoch, score):
-        pass
-
-    def end(self, runs=1):
-        self.runs += runs
-
-    def skip(self, runs=1):
-        self.runs += runs
-
-
 def test_two_jobs_write_the_records_of_one_job(tmp_path):
     from mtlbench.parallel import Layout, run_local
 
     models, args = ["hard_sharing", "mmoe"], dict(seeds=2, profile="quick", device="cpu")
     one = run_local(Layout(1, 1), models, [TINY], results_dir=tmp_path / "one", **args)
-    progress = Counting()
+    progress = CountingProgress()
     two = run_local(Layout(2, 1), models, [TINY], results_dir=tmp_path / "two", progress=progress, **args)
     assert sorted(one.done) == sorted(two.done) and len(two.done) == 4 and not two.failed
     a, b = results_of(tmp_path / "one"), results_of(tmp_path / "two")
@@ -53,7 +30,7 @@ def test_two_jobs_write_the_records_of_one_job(tmp_path):
     assert a == b  # same keys, and bitwise the same metrics, histories and bootstrap replicates
     assert progress.runs == 4 and progress.starts == 4 and 1 <= len(progress.lanes) <= 2
 
-    again = Counting()  # resuming with workers skips every finished run and still accounts for each
+    again = CountingProgress()  # resuming with workers skips every finished run and still accounts for each
     rerun = run_local(Layout(2, 1), models, [TINY], results_dir=tmp_path / "two", progress=again, **args)
     assert not rerun.done and len(rerun.skipped) == 4 and again.runs == 4
 

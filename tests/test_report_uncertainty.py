@@ -11,8 +11,9 @@ import pytest
 
 from mtlbench.report.convergence import convergence, run_protocol
 from mtlbench.report.experiment import analyse_experiment
-from mtlbench.report.paired import paired_gain
+from mtlbench.report.paired import GAIN_DRAWS, paired_gain
 from mtlbench.report.schema import ExperimentRun
+from mtlbench.report.stats import holm
 from mtlbench.report.uncertainty import cd_groups, friedman, nemenyi_cd, rank_intervals, rng_for
 
 
@@ -87,6 +88,17 @@ def test_paired_gain_of_identical_models_is_not_significant():
     pg = paired_gain(x, x.copy(), True, rng_for("same"))
     assert pg.low <= 0 <= pg.high and pg.p > 0.05
     assert paired_gain(x, x[:, :100], True, rng_for("same")) is None  # different B: no pairing
+
+
+def test_a_clear_paired_gain_survives_holm_over_a_weighting_family():
+    """No draw crosses 0 for a gain of ~10 standard errors: its counted p is the floor 2 / (draws + 1), which
+    must stay significant after Holm over the ~100 comparisons of an architecture x weighting family."""
+    rng = np.random.default_rng(3)
+    ref = 0.80 + rng.normal(0, 0.002, size=(5, 200))
+    model = ref + 0.01 + rng.normal(0, 0.0005, size=(5, 200))
+    pg = paired_gain(model, ref, True, rng_for("clear"))
+    assert pg.p == pytest.approx(2 / (GAIN_DRAWS + 1))
+    assert holm([pg.p] + [0.5] * 99)[0] < 0.05
 
 
 # ------------------------------------------------------------------ convergence rules

@@ -113,7 +113,7 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
     run is one ``start(label, 1)``/``end()`` pair, each skipped one a ``skip()``."""
     from .provenance import RunId
     from .records import key_of
-    from .runner import RunSummary, _carries, _skip, plan_run, planned_trainings
+    from .runner import RunSummary, _skip, key_parts, label_existing, plan_run, planned_trainings
 
     plan = plan_run(models, suites, seeds, profile, results_dir, suite_files, params)
     prof, n_seeds, store = plan.prof, plan.n_seeds, plan.store
@@ -124,12 +124,12 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
     submitted: dict[Any, tuple[RunId, str, RunParams]] = {}
     for instance, data, model_name, rp in planned_trainings(plan, overrides, weightings, summary):
         for seed in range(n_seeds):
-            parts = dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                         profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed)
+            parts = key_parts(data, prof, model_name, rp, seed)
             key, run_id = key_of(**parts), RunId(instance, model_name, seed)
             summary.keys.append(key)
             if store.exists(key) and not force:
-                added = not _carries(store, parts, rp.source) and _label(store, key, str(rp.source))
+                with store.claim(key) as mine:
+                    added = bool(mine) and label_existing(store, key, parts, rp.source)
                 (summary.labelled if added else summary.skipped).append(str(run_id))
                 _skip(progress)
                 continue
@@ -140,16 +140,11 @@ def run_ray(address: str | None, threads: int, models: list[str] | None, suites:
     return summary
 
 
-def _label(store: Any, key: str, label: str) -> bool:
-    with store.claim(key) as mine:
-        return bool(mine) and store.add_label(key, label)
-
-
 def _collect(ray: Any, submitted: dict[Any, tuple[Any, str, RunParams]], store: Any, summary: Any, progress: Any,
              force: bool) -> None:
     """Write each record as its task finishes (the driver holds the claim while writing)."""
-    from .records import RunRecord, with_label
-    from .runner import _failure
+    from .records import RunRecord
+    from .runner import _failure, write_keeping_labels
 
     pending = list(submitted)
     while pending:
@@ -173,9 +168,7 @@ def _collect(ray: Any, submitted: dict[Any, tuple[Any, str, RunParams]], store: 
                 if not mine or (store.exists(key) and not force):  # another process trained it meanwhile
                     summary.skipped.append(f"{label} (trained by another process)")
                 else:
-                    if store.exists(key):  # --force: the new training keeps the labels of the one it replaces
-                        record.params_sources = with_label([record.params_source, *store.labels(key)], record.params_source)
-                    store.write(record)
+                    write_keeping_labels(store, record)
                     summary.done.append(label)
         if progress is not None:
             progress.end()

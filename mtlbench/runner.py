@@ -316,8 +316,7 @@ def weighted_params(resolver: ParamsResolver, model_name: str, data: SuiteData, 
 
 def _run_model(model_name, data, prof, rp, seeds: list[int], force, dev, store, progress, summary) -> None:
     """The given seeds of one (suite, model, parameter set): label, train stacked or one by one, record."""
-    parts = {seed: dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum,
-                        profile=prof.name, model=model_name, params=rp.as_dict(), seed=seed) for seed in seeds}
+    parts = {seed: key_parts(data, prof, model_name, rp, seed) for seed in seeds}
     keys = {seed: key_of(**p) for seed, p in parts.items()}
     summary.keys.extend(keys.values())
     together = _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress, summary)
@@ -335,8 +334,7 @@ def _run_model(model_name, data, prof, rp, seeds: list[int], force, dev, store, 
                 _skip(progress)
                 continue
             if store.exists(key) and not force:  # finished earlier, maybe under another label
-                added = not _carries(store, parts[seed], rp.source) and store.add_label(key, str(rp.source))
-                (summary.labelled if added else summary.skipped).append(label)
+                (summary.labelled if label_existing(store, key, parts[seed], rp.source) else summary.skipped).append(label)
                 _skip(progress)
                 continue
             outcome = _train_one(model_name, data, prof, rp, seed, dev, key, store, progress, summary)
@@ -344,12 +342,29 @@ def _run_model(model_name, data, prof, rp, seeds: list[int], force, dev, store, 
                 continue
             record = build_record(model_name, data, prof, rp, seed, dev, *outcome)
             record.key = key
-            if store.exists(key):  # --force: the new training keeps the labels of the one it replaces
-                record.params_sources = with_label([record.params_source, *store.labels(key)], record.params_source)
-            store.write(record)  # atomic, while still holding the claim
+            write_keeping_labels(store, record)
             for ckpt in checkpoint_paths(store, key, len(fit_plan(model_name, data, rp))):
                 remove_checkpoint(ckpt)
             summary.done.append(label)
+
+
+def key_parts(data: SuiteData, profile: Profile, model_name: str, params: RunParams, seed: int) -> dict[str, Any]:
+    """What identifies one training (``records.key_of``): the suite's data, the profile, model, parameters, seed."""
+    return dict(suite=data.name, suite_version=data.version, data_checksum=data.checksum, profile=profile.name,
+                model=model_name, params=params.as_dict(), seed=seed)
+
+
+def label_existing(store: RecordStore, key: str, parts: dict[str, Any], source: ParamsSource) -> bool:
+    """A finished training asked for under ``source``: add that label unless it (or a replicate) carries it
+    already. The caller holds the key's claim. Whether a label was added."""
+    return not _carries(store, parts, source) and store.add_label(key, str(source))
+
+
+def write_keeping_labels(store: RecordStore, record: RunRecord) -> None:
+    """Write ``record`` (the caller holds its claim; atomic); replacing one (``--force``), keep its labels."""
+    if store.exists(record.key):
+        record.params_sources = with_label([record.params_source, *store.labels(record.key)], record.params_source)
+    store.write(record)
 
 
 def _carries(store: RecordStore, parts: dict[str, Any], source: ParamsSource) -> bool:
@@ -446,7 +461,7 @@ def _train_stacked(model_name, data, prof, rp, keys, force, dev, store, progress
                 record = build_record(model_name, data, prof, rp, seed, dev, result, *run_cost(plan, costs, data.n_tasks),
                                       fits if rp.per_task else None)
                 record.key = keys[seed]
-                store.write(record)
+                write_keeping_labels(store, record)
                 summary.done.append(label)
             for ckpt in ckpts[seed]:
                 remove_checkpoint(ckpt)

@@ -121,6 +121,22 @@ def test_a_finished_run_requested_under_another_label_gets_the_label_without_tra
     assert "training summed over 2 runs" in md and "over 4 runs" not in md  # trainings are counted, not labels
 
 
+@pytest.mark.parametrize("stacked", ["0", "1"])
+def test_force_retrains_and_keeps_every_label_one_by_one_and_stacked(tmp_path, monkeypatch, stacked):
+    monkeypatch.setenv("MTLBENCH_STACK_SEEDS", stacked)  # one process (jobs=1), so "1" trains the 2 seeds stacked
+    res = tmp_path / "r"
+    mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", jobs=1)
+    kept = ParamsSource.from_study(StudyId("hard_sharing", SUITE, "quick"), (0,))
+    as_kept = lambda m, d, p: dataclasses.replace(default_params(m, d, p), source=kept)  # noqa: E731
+    assert len(mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", jobs=1,
+                            params=as_kept).labelled) == 2
+    again = mtlbench.run(["hard_sharing"], [SUITE], seeds=2, profile="quick", results_dir=res, device="cpu", force=True, jobs=1)
+    assert len(again.done) == 2  # trained again, over the records
+    after = mtlbench.load_records("quick", res)
+    assert sorted(r["seed"] for r in after) == [0, 1]
+    assert all(r["params_sources"] == ["default", str(kept)] for r in after)
+
+
 def test_status_reads_the_run_of_a_failure_from_its_fields(tmp_path):
     store = RecordStore("quick", tmp_path)
     store.write_failure("k1", {**R._failure(RunId(SUITE, "mmoe", 1)), "reason": "diverged"})

@@ -166,8 +166,9 @@ class Step:
 
 class Weighting:
     """One instance per training run. Subclasses set ``Config`` (a frozen dataclass with the paper's
-    defaults), ``gradient_based`` and implement ``step``; state kept across steps is named in
-    ``state_attrs`` (tensors, lists, numbers, ``torch.Generator``) so checkpoints can resume it.
+    defaults), ``gradient_based`` and implement ``step``; state kept across steps is created in ``setup``
+    and named in ``state_attrs`` (tensors, lists, numbers, ``torch.Generator``) so checkpoints can resume it.
+    ``generator`` (seeded by the run seed) is the strategy's source of randomness.
     """
 
     name: ClassVar[str] = ""
@@ -182,6 +183,11 @@ class Weighting:
         self.cfg = self.Config() if cfg is None else cfg
         self.seed = seed
         self.device = torch.device(device)
+        self.generator = torch.Generator().manual_seed(seed)  # the strategy's own draws (pcgrad's orders, rlw's z)
+        self.setup()
+
+    def setup(self) -> None:
+        """Create the state kept across steps (named in ``state_attrs``); the end of ``__init__``."""
 
     def parameters(self) -> list[Tensor]:
         """Learnable weighting parameters (uw's log σ²), optimised together with the model's."""

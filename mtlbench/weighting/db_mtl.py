@@ -35,8 +35,7 @@ class DBMTL(Weighting):
     gradient_based = True
     state_attrs = ("buffer", "t")
 
-    def __init__(self, n_tasks, cfg=None, *, seed=0, device="cpu"):
-        super().__init__(n_tasks, cfg, seed=seed, device=device)
+    def setup(self) -> None:
         self.buffer: torch.Tensor | None = None  # ĝ [K, P], created at the first step
         self.t = 0
 

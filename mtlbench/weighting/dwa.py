@@ -29,8 +29,7 @@ class DynamicWeightAverage(Weighting):
     Config = DWAConfig
     state_attrs = ("history",)
 
-    def __init__(self, n_tasks, cfg=None, *, seed=0, device="cpu"):
-        super().__init__(n_tasks, cfg, seed=seed, device=device)
+    def setup(self) -> None:
         self.history: list[list[float]] = []  # mean losses of the last two epochs, oldest first
 
     def weights(self) -> torch.Tensor:

@@ -35,10 +35,9 @@ class GradNorm(Weighting):
     gradient_based = True
     state_attrs = ("initial",)
 
-    def __init__(self, n_tasks, cfg=None, *, seed=0, device="cpu"):
-        super().__init__(n_tasks, cfg, seed=seed, device=device)
-        self.logits = torch.zeros(n_tasks, device=self.device, requires_grad=True)  # ℓ [K]
-        self.initial = torch.full((n_tasks,), float("nan"), device=self.device)  # L_k(0) [K]
+    def setup(self) -> None:
+        self.logits = torch.zeros(self.n_tasks, device=self.device, requires_grad=True)  # ℓ [K]
+        self.initial = torch.full((self.n_tasks,), float("nan"), device=self.device)  # L_k(0) [K]
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.logits]

@@ -40,9 +40,5 @@ class PCGrad(Weighting):
     gradient_based = True
     state_attrs = ("generator",)
 
-    def __init__(self, n_tasks, cfg=None, *, seed=0, device="cpu"):
-        super().__init__(n_tasks, cfg, seed=seed, device=device)
-        self.generator = torch.Generator().manual_seed(seed)
-
     def step(self, losses: torch.Tensor, present: torch.Tensor, grads: torch.Tensor | None) -> Step:
         return Step(weights=torch.ones_like(losses), shared_grad=project_conflicting(grads, self.generator))

@@ -24,10 +24,6 @@ class RandomLossWeighting(Weighting):
     Config = RLWConfig
     state_attrs = ("generator",)
 
-    def __init__(self, n_tasks, cfg=None, *, seed=0, device="cpu"):
-        super().__init__(n_tasks, cfg, seed=seed, device=device)
-        self.generator = torch.Generator().manual_seed(seed)
-
     def step(self, losses: torch.Tensor, present: torch.Tensor, grads: torch.Tensor | None) -> Step:
         z = torch.randn(self.n_tasks, generator=self.generator).to(losses)  # [K]
         z = z.masked_fill(~present, float("-inf"))

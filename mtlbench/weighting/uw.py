@@ -29,9 +29,8 @@ class UWConfig:
 class UncertaintyWeighting(Weighting):
     Config = UWConfig
 
-    def __init__(self, n_tasks, cfg=None, *, seed=0, device="cpu"):
-        super().__init__(n_tasks, cfg, seed=seed, device=device)
-        self.log_var = torch.full((n_tasks,), float(self.cfg.init_log_var), device=self.device, requires_grad=True)  # [K]
+    def setup(self) -> None:
+        self.log_var = torch.full((self.n_tasks,), float(self.cfg.init_log_var), device=self.device, requires_grad=True)  # [K]
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.log_var]

@@ -272,6 +272,53 @@ def test_training_steps_give_finite_grads_everywhere_and_lower_the_loss(model_na
     assert torch.isfinite(weights).all() and history[-1] < history[0]
 
 
+GRADIENT_BASED = [n for n in NAMES if get_weighting(n).gradient_based]
+
+
+@pytest.mark.parametrize("model_name", ["hard_sharing", "mmoe", "ple"])
+@pytest.mark.parametrize("name", GRADIENT_BASED)
+def test_leaving_out_unreached_embedding_rows_changes_no_step(model_name, name, monkeypatch):
+    """A 5,000-row embedding table of which a 64-row batch reaches < 130 rows: the steps with the gradients
+    narrowed to the reached rows (``reached_only``) are the steps on every shared element, to float rounding."""
+    from mtlbench.data import InputSpec
+    from mtlbench.model import SharedConfig, build_model, make_config
+    from mtlbench.weighting.base import REACHED_ROWS_MIN
+    from test_models import SMALL, tasks_of
+
+    inputs = InputSpec(num_names=("a", "b", "c"), cat_names=("big", "small"), cat_cardinalities=(5000, 4))
+    g = torch.Generator().manual_seed(1)
+    x_num, x_cat = torch.randn(64, 3, generator=g), torch.stack([torch.randint(0, 5000, (64,), generator=g),
+                                                                  torch.randint(0, 4, (64,), generator=g)], 1)
+    y, mask, is_binary = targets(x_num, x_cat, 3)
+
+    def steps(reached_only: bool):
+        monkeypatch.setattr(get_weighting(name), "reached_only", reached_only)
+        torch.manual_seed(0)
+        model = build_model(model_name, inputs, tasks_of(3), make_config(model_name, SMALL[model_name]),
+                            SharedConfig(emb_dim=4))
+        shared = find_shared(model, x_num, x_cat)
+        w = make_weighting(name, 3, seed=0)
+        opt = torch.optim.SGD([*model.parameters(), *w.parameters()], lr=1e-2)
+        grads = []
+        for _ in range(3):
+            losses = masked_task_losses(model(x_num, x_cat), y, mask, is_binary)  # [K]
+            opt.zero_grad(set_to_none=True)
+            w.backward(losses, mask.any(0), torch.ones(3), model.aux_loss(), shared)
+            grads.append([p.grad.clone() for p in model.parameters()])
+            opt.step()
+        narrowed = shared.task_gradients(masked_task_losses(model(x_num, x_cat), y, mask, is_binary),
+                                         mask.any(0), reached_only)[0].shape[1]
+        return grads, narrowed, shared.numel
+
+    (dense, p_all, numel), (narrow, p_reached, _) = steps(False), steps(True)
+    assert REACHED_ROWS_MIN <= 5000 and p_all == numel
+    if get_weighting(name).reached_only:
+        assert p_reached < numel - (5000 - 130) * 4  # the table's unreached rows are left out
+    for a, b in zip(dense, narrow):
+        for ga, gb in zip(a, b):
+            torch.testing.assert_close(gb, ga, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_a_task_missing_from_the_batch_contributes_nothing(name):
     # Task 2 absent (its masked loss is 0 with a zero gradient): the step equals the one-task step of task 1.

@@ -41,6 +41,13 @@ from ..model import Trial
 from ..registry import Registry
 
 
+#: A shared tensor with at least this many rows (an embedding table) enters a step's task gradients with only
+#: the rows some task's gradient reaches in that step: the others are 0 for every task, so leaving them out
+#: changes no inner product, norm or combination, and a batch reaches few rows of a large table (video: 29k
+#: rows of 8, 92 % of mmoe's parameters). Smaller tensors enter whole.
+REACHED_ROWS_MIN = 1024
+
+
 @dataclass(frozen=True)
 class SharedParameters:
     """The elements of the model's parameters that two or more tasks' outputs reach.
@@ -59,18 +66,20 @@ class SharedParameters:
     def numel(self) -> int:
         return sum(p.numel() if i is None else i.numel() for p, i in zip(self.params, self.index))
 
-    def flatten(self, grads: Sequence[Tensor | None]) -> Tensor:
-        """Per-parameter gradients -> the vector of shared elements [P] (None: zeros)."""
+    def flatten(self, grads: Sequence[Tensor | None], index: Sequence[Tensor | None] | None = None) -> Tensor:
+        """Per-parameter gradients -> the vector of shared elements [P] (None: zeros), or of the positions
+        ``index`` (per parameter, None: all) when given."""
         parts = []
-        for p, i, g in zip(self.params, self.index, grads):
+        for p, i, g in zip(self.params, self.index if index is None else index, grads):
             g = torch.zeros_like(p) if g is None else g
             parts.append(g.reshape(-1) if i is None else g.reshape(-1).index_select(0, i))
         return torch.cat(parts).float()
 
-    def add_to_grad(self, delta: Tensor) -> None:
-        """Add ``delta`` [P] to the ``.grad`` of the shared elements (a missing ``.grad`` counts as 0)."""
+    def add_to_grad(self, delta: Tensor, index: Sequence[Tensor | None] | None = None) -> None:
+        """Add ``delta`` [P] to the ``.grad`` of the shared elements (a missing ``.grad`` counts as 0), or of
+        the positions ``index`` when given (``delta`` then follows them, as ``flatten`` does)."""
         offset = 0
-        for p, i in zip(self.params, self.index):
+        for p, i in zip(self.params, self.index if index is None else index):
             n = p.numel() if i is None else i.numel()
             part = delta[offset : offset + n].to(p.dtype)
             offset += n
@@ -82,13 +91,33 @@ class SharedParameters:
             else:
                 flat.index_add_(0, i, part)
 
-    def task_gradients(self, losses: Tensor, present: Tensor) -> Tensor:
-        """Gradients of the present tasks' losses w.r.t. the shared elements: [K', P], K' = present.sum()."""
-        rows = [
-            self.flatten(torch.autograd.grad(losses[k], self.params, retain_graph=True, allow_unused=True))
-            for k in present.nonzero().flatten().tolist()
-        ]
-        return torch.stack(rows) if rows else losses.new_zeros(0, self.numel)
+    def task_gradients(self, losses: Tensor, present: Tensor, reached_only: bool = False
+                       ) -> tuple[Tensor, tuple[Tensor | None, ...]]:
+        """Gradients of the present tasks' losses w.r.t. the shared elements, [K', P'] (K' = present.sum()),
+        and the positions they cover per parameter: all shared elements (P' = P), or with ``reached_only``
+        the rows of large tensors that some task's gradient reaches in this step (``REACHED_ROWS_MIN``)."""
+        per_task = [torch.autograd.grad(losses[k], self.params, retain_graph=True, allow_unused=True)
+                    for k in present.nonzero().flatten().tolist()]
+        index = self.reached(per_task) if reached_only and per_task else self.index
+        rows = [self.flatten(g, index) for g in per_task]
+        return (torch.stack(rows) if rows else losses.new_zeros(0, self.numel)), index
+
+    def reached(self, per_task: Sequence[Sequence[Tensor | None]]) -> tuple[Tensor | None, ...]:
+        """``index`` with each whole tensor of ≥ ``REACHED_ROWS_MIN`` rows narrowed to the rows where some
+        task's gradient is non-zero (flat positions of those rows)."""
+        out: list[Tensor | None] = []
+        for j, (p, i) in enumerate(zip(self.params, self.index)):
+            if i is not None or p.dim() < 2 or p.shape[0] < REACHED_ROWS_MIN:
+                out.append(i)
+                continue
+            hit = torch.zeros(p.shape[0], dtype=torch.bool, device=p.device)  # [rows]
+            for grads in per_task:
+                if grads[j] is not None:
+                    hit |= grads[j].reshape(p.shape[0], -1).ne(0).any(1)
+            width = p[0].numel()
+            rows = hit.nonzero().flatten()  # [R]
+            out.append((rows[:, None] * width + torch.arange(width, device=p.device)).flatten())  # [R · width]
+        return tuple(out)
 
 
 def _reach_counts(model: nn.Module, params: list[Tensor], x_num: Tensor, x_cat: Tensor) -> list[Tensor]:
@@ -155,8 +184,8 @@ class Step:
 
     ``weights`` [K]: λ_k, the loss weights of the step (0 for absent tasks); they may carry a graph to the
     strategy's own parameters (uw). ``penalty``: a scalar added to the loss (uw's regulariser).
-    ``shared_grad`` [P]: when set, the gradient of the shared elements (aux's gradient is added to it);
-    task-specific elements still get ∇ Σ_k λ_k ω_k L_k.
+    ``shared_grad`` [P]: when set, the gradient of the shared elements, at the positions of the step's
+    ``grads`` (aux's gradient is added to it); task-specific elements still get ∇ Σ_k λ_k ω_k L_k.
     """
 
     weights: Tensor
@@ -174,6 +203,10 @@ class Weighting:
     name: ClassVar[str] = ""
     Config: ClassVar[type] = type(None)
     gradient_based: ClassVar[bool] = False  # needs the per-task gradients of the shared elements
+    #: The rule uses this step's gradients only (no state over the elements), so they may leave out the rows
+    #: of embedding tables that no task reaches in the step (``SharedParameters.reached``); db_mtl keeps a
+    #: moving average over every element and sets False.
+    reached_only: ClassVar[bool] = True
     #: The step is the plain weighted sum, so seeds can be trained stacked (``multiseed``); others train one by one.
     stackable: ClassVar[bool] = False
     state_attrs: ClassVar[tuple[str, ...]] = ()
@@ -196,7 +229,7 @@ class Weighting:
     def step(self, losses: Tensor, present: Tensor, grads: Tensor | None) -> Step:
         """The strategy's rule. ``losses`` [K] are ω_k L_k (graph attached, 0 for absent tasks), ``present``
         [K] bool, ``grads`` [K', P] the present tasks' gradients of the shared elements (gradient-based
-        strategies only, else None)."""
+        strategies only, else None; with ``reached_only`` P counts only the elements reached in this step)."""
         raise NotImplementedError
 
     def backward(self, losses: Tensor, present: Tensor, base_weights: Tensor, aux: Tensor,
@@ -207,7 +240,8 @@ class Weighting:
         if shared.empty:  # nothing shared: every strategy is the static step
             (scaled.sum() + aux).backward()
             return base_weights.detach().float()
-        grads = shared.task_gradients(scaled, present) if self.gradient_based else None  # [K', P]
+        grads, index = (shared.task_gradients(scaled, present, self.reached_only) if self.gradient_based
+                        else (None, shared.index))  # [K', P]
         s = self.step(scaled, present, grads)
         total = (s.weights * scaled).sum() + aux
         if s.penalty is not None:
@@ -215,7 +249,7 @@ class Weighting:
         total.backward()
         if s.shared_grad is not None:
             applied = s.weights.detach()[present] @ grads  # [P]: what the backward put on the shared elements
-            shared.add_to_grad(s.shared_grad - applied)
+            shared.add_to_grad(s.shared_grad - applied, index)
         return (s.weights.detach() * base_weights).float()
 
     def end_epoch(self, epoch: int, mean_losses: Sequence[float]) -> None:

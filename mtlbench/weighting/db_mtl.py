@@ -33,6 +33,7 @@ class DBMTLConfig:
 class DBMTL(Weighting):
     Config = DBMTLConfig
     gradient_based = True
+    reached_only = False  # ĝ averages over every shared element, across steps
     state_attrs = ("buffer", "t")
 
     def setup(self) -> None:

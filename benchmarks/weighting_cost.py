@@ -53,13 +53,13 @@ class Case:
     def __init__(self, model_name: str, strategy: str, device: torch.device, data, table_rows: int = 0,
                  every_element: bool = False):
         torch.manual_seed(0)
-        fields = CAT_FIELDS if table_rows else 0
+        self.x, self.x_cat, self.y, self.mask = data
+        fields = self.x_cat.shape[-1]  # make_data's categorical fields
         inputs = InputSpec(num_names=tuple(f"x{i}" for i in range(D)), cat_names=tuple(f"c{i}" for i in range(fields)),
                            cat_cardinalities=(table_rows // CAT_FIELDS,) * fields)
         tasks = tuple(TaskSpec(f"t{k}", "binary") for k in range(K))
         cfg = make_config(model_name, PINNED.get(model_name, {}))
         self.model = build_model(model_name, inputs, tasks, cfg, SharedConfig()).to(device)
-        self.x, self.x_cat, self.y, self.mask = data
         self.is_binary = torch.ones(K, dtype=torch.bool, device=device)
         self.base = torch.ones(K, device=device)
         self.shared = find_shared(self.model, self.x[0], self.x_cat[0])

@@ -646,7 +646,7 @@ def seeds_stacked(name: str, data, device: torch.device, args, step_s: float) ->
                     pos[0] += 1
                     flat = perms[:, i * BATCH : (i + 1) * BATCH].reshape(-1)
                     batch = [t.index_select(0, flat).view(S, BATCH, *t.shape[1:]) for t in (train.x_num, train.x_cat, train.y, train.mask)]
-                    loss = losses_of(stack.weights(), *batch, isb, w)
+                    loss, _ = losses_of(stack.weights(), *batch, isb, w)  # [S], [S, K]
                     stack.opt.zero_grad(set_to_none=True)
                     loss.sum().backward()
                     stack.opt.step()

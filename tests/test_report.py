@@ -91,6 +91,15 @@ def test_hardware_groups_one_machine_once_whatever_the_thread_spelling():
     assert R._hardware(recs) == "Xeon (1 thread) (2 runs); Xeon (2 threads) (1 run); cpu, 1 thread (1 run)"
 
 
+def test_hardware_names_the_suites_trained_on_cpu_and_gpu_alike():
+    recs = [dataclasses.asdict(record(s, "mtl", i, [0.8, 1.0])) for s in ("a", "b") for i in range(2)]
+    recs[1]["device"], recs[1]["extra"] = "cuda:0", {"hardware": "NVIDIA H200"}
+    text = R._hardware(recs)
+    assert text.startswith("NVIDIA H200 (1 run); cpu, 1 thread (3 runs); suites trained on several kinds of device: `a` (cpu, cuda)")
+    assert "`b`" not in text and "rounding" in text
+    assert "several kinds" not in R._hardware(recs[2:])
+
+
 def test_holm_and_welch():
     assert R.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert R.holm([None, 0.02]) == [None, 0.02]

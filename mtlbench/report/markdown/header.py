@@ -97,7 +97,15 @@ def _hardware(records: list[dict[str, Any]]) -> str:
         threads = r.get("threads", "?")
         desc = hardware_spelling(hw) if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
         counts[desc] += 1
-    return "; ".join(f"{k} ({v} run{'' if v == 1 else 's'})" for k, v in sorted(counts.items()))
+    out = "; ".join(f"{k} ({v} run{'' if v == 1 else 's'})" for k, v in sorted(counts.items()))
+    kinds: dict[str, set[str]] = defaultdict(set)  # suite -> device kinds (cpu, cuda, ...)
+    for r in records:
+        kinds[r["suite"]].add(str(r.get("device", "?")).split(":")[0])
+    mixed = [f"`{s}` ({', '.join(sorted(k))})" for s, k in sorted(kinds.items(), key=lambda kv: suite_key(kv[0])) if len(k) > 1]
+    if mixed:  # benchmarks/README.md, GPU figures: the same key on CPU and CUDA agrees to rounding, not bitwise
+        out += (f"; suites trained on several kinds of device: {'; '.join(mixed)} (CPU and GPU training of the same "
+                "configuration and seed agree to float rounding, not bitwise; early stopping can end an epoch apart)")
+    return out
 
 
 def _hours(seconds: float) -> str:

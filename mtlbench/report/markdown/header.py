@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Callable
 
 from ...profiles import get_profile
 from ...records import hardware_spelling
@@ -69,6 +69,15 @@ def _protocols(rep: Report) -> str:
     return text + "; early stopping on the validation score (see *Convergence and protocol*)"
 
 
+def _mixed_suites(records: list[dict[str, Any]], of: Callable[[dict[str, Any]], str]) -> list[str]:
+    """"`suite` (a, b)" for each suite (in suite order) whose records take several values of ``of``."""
+    by_suite: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        by_suite[r["suite"]].add(of(r))
+    return [f"`{s}` ({', '.join(sorted(v))})" for s, v in sorted(by_suite.items(), key=lambda kv: suite_key(kv[0]))
+            if len(v) > 1]
+
+
 def _commits(rep: Report) -> str:
     """Every commit that produced the compared records (newest first), the suites whose records come from
     several commits, and the experiment's commits."""
@@ -78,12 +87,7 @@ def _commits(rep: Report) -> str:
         newest[r["commit"]] = str(r.get("timestamp", ""))
     commits = sorted(newest, key=lambda c: newest[c], reverse=True)
     out = commits[0] if len(commits) == 1 else f"records span {len(commits)} commits, newest first: {', '.join(commits)}"
-    by_suite: dict[str, set[str]] = defaultdict(set)
-    for r in runs:
-        by_suite[r["suite"]].add(r["commit"])
-    mixed = [f"`{s}` ({', '.join(sorted(c))})" for s, c in sorted(by_suite.items(), key=lambda kv: suite_key(kv[0]))
-             if len(c) > 1]
-    if mixed:
+    if mixed := _mixed_suites(runs, lambda r: r["commit"]):
         out += f"; suites whose records come from several commits: {'; '.join(mixed)}"
     if rep.experiment is not None and rep.experiment.commits:
         out += f"; MMoE synthetic experiment: {', '.join(rep.experiment.commits)}"
@@ -98,11 +102,8 @@ def _hardware(records: list[dict[str, Any]]) -> str:
         desc = hardware_spelling(hw) if hw else f"{r.get('device', '?')}, {threads} thread{'' if threads == 1 else 's'}"
         counts[desc] += 1
     out = "; ".join(f"{k} ({v} run{'' if v == 1 else 's'})" for k, v in sorted(counts.items()))
-    kinds: dict[str, set[str]] = defaultdict(set)  # suite -> device kinds (cpu, cuda, ...)
-    for r in records:
-        kinds[r["suite"]].add(str(r.get("device", "?")).split(":")[0])
-    mixed = [f"`{s}` ({', '.join(sorted(k))})" for s, k in sorted(kinds.items(), key=lambda kv: suite_key(kv[0])) if len(k) > 1]
-    if mixed:  # benchmarks/README.md, GPU figures: the same key on CPU and CUDA agrees to rounding, not bitwise
+    # benchmarks/README.md, GPU figures: the same key on CPU and CUDA agrees to rounding, not bitwise
+    if mixed := _mixed_suites(records, lambda r: str(r.get("device", "?")).split(":")[0]):  # cpu, cuda, ...
         out += (f"; suites trained on several kinds of device: {'; '.join(mixed)} (CPU and GPU training of the same "
                 "configuration and seed agree to float rounding, not bitwise; early stopping can end an epoch apart)")
     return out

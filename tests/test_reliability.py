@@ -18,7 +18,10 @@ from mtlbench.records import RecordStore
 
 from conftest import HAS_PROC, TINY, children, cli_env, wait_gone
 
-BIG = "synthetic[p=0.5,n_train=40000,n_val=2000,n_test=2000]"  # epochs long enough to be cut mid-run
+# Epochs long enough to be cut mid-run, also on a fast machine: two workers must both hold a checkpoint (each has
+# finished an epoch, neither its run) when the driver is killed. At 40,000 rows a run took ~1 s in CI and the two
+# were never seen mid-run together; at 200,000 an epoch takes ~2 s on a loaded 2-core machine.
+BIG = "synthetic[p=0.5,n_train=200000,n_val=2000,n_test=2000]"
 
 
 def start(tmp_path, results: Path, *args) -> subprocess.Popen:

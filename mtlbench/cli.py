@@ -42,6 +42,7 @@ STATE = {"debug": False}
 DEFAULT_PROFILE = "quick"
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="quick | standard")]
 ResultsOpt = Annotated[Optional[Path], typer.Option("--results-dir", help="Where records live (default: ./results or $MTLBENCH_RESULTS).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 SuiteOpt = Annotated[Optional[list[str]], typer.Option("--suite", "-s", help="Suite or instance, e.g. synthetic[p=0.5]; repeatable. Default: all.")]
 SuiteFileOpt = Annotated[Optional[list[Path]], typer.Option("--suite-file", help="A user suite TOML file (see tasks/examples/example_suite.toml); repeatable. Without --suite, only these suites.")]
 MlflowOpt = Annotated[Optional[str], typer.Option("--mlflow", is_flag=False, flag_value="mlruns", metavar="[URI]",
@@ -191,7 +192,7 @@ def run_cmd(
     suite_file: SuiteFileOpt = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", help="Seeds per run (default: the profile's).")] = None,
     profile: ProfileOpt = "quick",
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    device: DeviceOpt = "auto",
     force: Annotated[bool, typer.Option("--force", help="Re-run records that already exist.")] = False,
     results_dir: ResultsOpt = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a hyper-parameter, e.g. --set lr=0.003 --set n_experts=4.")] = None,
@@ -326,7 +327,7 @@ def tune_cmd(
     storage: Annotated[Optional[str], typer.Option("--storage", help="postgresql://USER:PASS@HOST/DB to share studies between workers (or sqlite:///F.db, journal:FILE). Default: a journal file per study under results/<profile>/studies/.")] = None,
     multi_objective: Annotated[bool, typer.Option("--multi-objective", help="One objective per task (Pareto front) instead of the validation score.")] = False,
     pruner: Annotated[str, typer.Option("--pruner", help="hyperband | halving | median | none (on the validation score after each validation; the same rule for every model, never before patience + 1 validations).")] = "hyperband",
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    device: DeviceOpt = "auto",
     results_dir: ResultsOpt = None,
     sampler_seed: Annotated[Optional[int], typer.Option("--sampler-seed", help="Seed of the TPE sampler (default: random; give each worker its own). With --jobs N, worker i uses this + i.")] = None,
     weighting: Annotated[Optional[list[str]], typer.Option("--weighting", "-w", help="Loss-weighting strategy (mtlbench list weightings), repeatable; '*' every one. Each gets its own study (e.g. ple@video@standard+uw) searching the model's space plus the strategy's hyper-parameters, with the same trial budget; `run --weighting` then uses it. Default: static.")] = None,
@@ -559,7 +560,7 @@ def utilisation_cmd(
     profile: ProfileOpt = "quick",
     suite: SuiteOpt = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="mmoe | ml_mmoe | cgc | ple (repeatable). Default: all four.")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    device: DeviceOpt = "auto",
     seed: Annotated[int, typer.Option("--seed", help="Training seed of the fixed configuration.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Measure again even when an export of the same data exists.")] = False,
     results_dir: ResultsOpt = None,

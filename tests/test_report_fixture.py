@@ -30,7 +30,7 @@ def test_fixture_covers_every_section():
                     "### Video (VCR/VTR): the seesaw", "### Expert utilisation: do the tasks use", "## Tuning",
                     "### How much does tuning change the ranking?", "**How sure is this ranking?**",
                     "## Convergence and protocol", "**under-trained: conclusions withheld**",
-                    "### Matched default configurations", "## The MMoE synthetic experiment", "ctcvr AUC",
+                    "### Matched default configurations", "### Score sensitivity to saturated tasks", "## The MMoE synthetic experiment", "ctcvr AUC",
                     "two-level paired bootstrap", "Welch over seeds", "trained epochs"):
         assert heading in text, heading
 

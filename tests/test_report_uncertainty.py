@@ -12,7 +12,10 @@ import pytest
 from mtlbench.report.convergence import convergence, run_protocol
 from mtlbench.report.experiment import analyse_experiment
 from mtlbench.report.paired import GAIN_DRAWS, paired_gain
-from mtlbench.report.schema import ExperimentRun
+from mtlbench.report.markdown.protocol import _render_sensitivity
+from mtlbench.report.schema import ExperimentRun, ModelResult, SuiteResult, TaskResult
+from mtlbench.report.sensitivity import STEP, sensitivity
+from mtlbench.report.stats import test_score as score_of
 from mtlbench.report.stats import holm
 from mtlbench.report.uncertainty import cd_groups, friedman, nemenyi_cd, rank_intervals, rng_for
 
@@ -129,6 +132,42 @@ def test_late_choice_flags_a_suite():
     assert c.late == 1 and c.capped == 0 and not c.flagged  # 1 of 39 runs: under 5 %
     (c,) = convergence([late] + ok[:5])
     assert c.flagged
+
+
+# ------------------------------------------------------------------ score sensitivity
+def _suite(means: dict[str, tuple[float, float]]) -> SuiteResult:
+    """Two AUC tasks; ``means``: model -> (AUC of task a, AUC of task b), one seed."""
+    tasks = [{"name": n, "metric": "auc", "higher_is_better": True} for n in ("a", "b")]
+    models = [ModelResult(m, [TaskResult(t["name"], "auc", True, [v], 0.0) for t, v in zip(tasks, aucs)], [0],
+                          "default", 0, 0.0, 0.0, score_of(tasks, list(aucs))) for m, aucs in means.items()]
+    return SuiteResult("s", "s", "1", {}, tasks, models, False)
+
+
+def test_task_weights_are_the_scores_derivative():
+    s = _suite({"x": (0.95, 0.995), "y": (0.95, 0.995)})  # errors 0.05 and 0.005
+    x = sensitivity(s)
+    a, b = x.weights
+    assert (a.error, b.error) == pytest.approx((0.05, 0.005))
+    # the weight is the score change of 0.001 AUC, to first order
+    for j, w in enumerate(x.weights):
+        aucs = [0.95, 0.995]
+        aucs[j] += STEP
+        assert w.per_step == pytest.approx(score_of(s.tasks, aucs) - s.models[0].score, rel=0.15)
+    assert x.ratio(a) == pytest.approx(1.0) and x.ratio(b) == pytest.approx(10.0)
+
+
+def test_a_saturated_task_can_decide_first_place():
+    # "sat" gains 0.0005 on the saturated task b and loses 0.002 on a: first by score, last by task ranks
+    s = _suite({"sat": (0.948, 0.9955), "bal": (0.950, 0.9950), "low": (0.949, 0.9949)})
+    x = sensitivity(s)
+    assert x.best(x.by_score) == ["sat"] and x.best(x.by_task_ranks) == ["bal"]
+    from scipy.stats import kendalltau
+    assert x.tau == pytest.approx(kendalltau(x.by_score, x.by_task_ranks).statistic)
+    lines = _render_sensitivity([s])
+    assert any("do not agree on first place" in line for line in lines)
+    agree = _suite({"good": (0.96, 0.996), "mid": (0.95, 0.995), "bad": (0.94, 0.994)})
+    assert sensitivity(agree).tau == pytest.approx(1.0)
+    assert not any("do not agree on first place" in line for line in _render_sensitivity([agree]))
 
 
 # ------------------------------------------------------------------ the MMoE synthetic experiment

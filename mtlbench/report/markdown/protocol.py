@@ -8,7 +8,8 @@ from typing import Any
 from ..convergence import FLAG_SHARE, SuiteConvergence
 from ..format import code, human, md_table
 from ..order import model_key, suite_key
-from ..schema import Report
+from ..schema import Report, SuiteResult
+from ..sensitivity import STEP, SuiteSensitivity, sensitivities
 
 SIZE_REFERENCE = "hard_sharing"
 
@@ -44,7 +45,7 @@ def render_protocol(rep: Report) -> list[str]:
     if flagged:
         out += [f"Flagged under-trained ({len(flagged)} of {len(rep.convergence)} suites): "
                 f"{', '.join(map(code, flagged))}.", ""]
-    return out + _render_sizes(rep.default_records)
+    return out + _render_sizes(rep.default_records) + _render_sensitivity(rep.suites)
 
 
 def default_sizes(records: list[dict[str, Any]]) -> dict[str, dict[str, tuple[int, int | None]]]:
@@ -81,3 +82,35 @@ def _render_sizes(records: list[dict[str, Any]]) -> list[str]:
             f"`{SIZE_REFERENCE}`'s and its depth, as recorded by the default runs (`mtlbench.matching` sizes the "
             "defaults to match; records of protocol 1 carry no size and are not listed).", "",
             md_table(["suite", *map(code, models)], rows, ["left", *["right"] * len(models)]), ""]
+
+
+def _weights_cell(x: SuiteSensitivity) -> str:
+    cells = []
+    for w in x.weights:
+        ratio = x.ratio(w)
+        cells.append(f"{code(w.task)} {w.per_step:.3g}" + (f" (×{ratio:.1f})" if ratio is not None else ""))
+    return ", ".join(cells)
+
+
+def _render_sensitivity(suites: list[SuiteResult]) -> list[str]:
+    rows = sensitivities(suites)
+    if not rows:
+        return []
+    table = [[code(x.suite), _weights_cell(x), "–" if x.tau is None else f"{x.tau:+.2f}",
+              ", ".join(map(code, x.best(x.by_score))), ", ".join(map(code, x.best(x.by_task_ranks)))] for x in rows]
+    differ = [x.suite for x in rows if set(x.best(x.by_score)) != set(x.best(x.by_task_ranks))]
+    out = ["### Score sensitivity to saturated tasks", "",
+           "The score `− mean_k log err_k` that selects checkpoints, picks trials and ranks models counts a relative "
+           "error reduction the same on every task, so per unit of metric a task weighs `1 / (K · err_k)`: a task "
+           "near saturation (small error) weighs more. **weight per 0.001**: the score change caused by "
+           f"{STEP:g} of the task's metric at the suite's mean test error (over the compared models), and in "
+           "brackets its ratio to the suite's lightest task of the same metric. **τ**: Kendall's τ between the "
+           "suite's ranking by score and its ranking by the mean over tasks of each task's rank (every task "
+           "counting equally whatever its error); **best**: the first model of each order.", "",
+           md_table(["suite", "weight per 0.001 of the metric", "τ", "best by score", "best by mean task rank"],
+                    table, ["left", "left", "right", "left", "left"]), ""]
+    if differ:
+        out += [f"On {', '.join(map(code, differ))} the two orders do not agree on first place: there it "
+                "depends on how the tasks are weighed and is not a finding by itself (see the rank intervals in the "
+                "suite tables).", ""]
+    return out

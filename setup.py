@@ -1,6 +1,6 @@
 """Build hook (the rest of the metadata is in pyproject.toml): stamp the git commit of the checkout a wheel is
 built from into the package as ``mtlbench/_build_commit.txt``, so every result record names the code that ran,
-even when the checkout is edited or gone after ``pip install .`` (see ``mtlbench.records.git_commit``)."""
+even when the checkout is edited or gone after ``pip install .`` (see ``mtlbench.runinfo.git_commit``)."""
 from __future__ import annotations
 
 import importlib.util

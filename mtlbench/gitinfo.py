@@ -1,7 +1,7 @@
 """The git commit of a checkout, for records and for the build stamp: one mechanism, standard library only.
 
 ``setup.py`` loads this file by path (the package itself, which needs torch, is not importable while a wheel
-is built) and stamps ``checkout_commit`` into ``mtlbench/_build_commit.txt``; ``mtlbench.records.git_commit``
+is built) and stamps ``checkout_commit`` into ``mtlbench/_build_commit.txt``; ``mtlbench.runinfo.git_commit``
 calls it for a source checkout.
 """
 from __future__ import annotations

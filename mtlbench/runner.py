@@ -19,7 +19,8 @@ from .params import RunParams, apply_overrides, with_weighting
 from .profiles import Profile, get_profile
 from .provenance import STATIC_WEIGHTING, ParamsSource, RunId
 from .selection import check_writable, resolve_device, resolve_models, resolve_weightings, weighting_skip  # noqa: F401 - re-exported
-from .records import RecordStore, RunRecord, git_commit, key_of, now, versions, with_label
+from .records import RecordStore, RunRecord, key_of, with_label
+from .runinfo import git_commit, now, versions
 from .suites import expand_suites, load_suite
 from .matching import size_and_depth
 from .protocol import FitResult, evaluate_test_split

@@ -25,7 +25,7 @@ from .nn import GateLabels
 from .names import suite_slug
 from .params import default_params
 from .profiles import get_profile
-from .records import git_commit, now, versions
+from .runinfo import git_commit, now, versions
 from .report.load import order_banks, utilisation_dir
 
 #: The fixed comparable configuration (docs/protocol.md §5): model -> Config overrides.

@@ -43,7 +43,7 @@ def test_a_non_editable_install_names_the_commit_it_was_built_from(tmp_path):
     stamp = (pkg / "_build_commit.txt").read_text().strip()
     assert stamp.removesuffix("-dirty") == head.stdout.strip()
     # from a directory without the sources (where the old heuristic said "unknown"), the stamp still answers
-    code = "from mtlbench.records import git_commit; print(git_commit())"
+    code = "from mtlbench.runinfo import git_commit; print(git_commit())"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == stamp, res.stderr
 

@@ -43,7 +43,8 @@ from ..errors import MtlbenchError
 from ..fsio import atomic_write
 from ..model import SharedConfig, build_model, make_config
 from ..profiles import get_profile
-from ..records import git_commit, profile_dir, versions
+from ..records import profile_dir
+from ..runinfo import git_commit, versions
 from ..suites import load_suite
 from ..train import TrainConfig, fit, seed_everything
 

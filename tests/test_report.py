@@ -255,8 +255,13 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     md = R.render_markdown(rep)
     assert "## Tuning" in md and "1.4000" in md and "tuning_toy_a_1.png" in md
     # the header says what "the same budget" was: trials, sampler, pruner, parameter budget
-    assert ("4 trials per (model, suite) study, the same for every model (TPE sampler, hyperband pruning on the per-epoch "
-            "validation score, pruned trials count; parameter budget 4 x single_task's); 1 study; 5 of 10 compared runs") in md
+    assert ("4 trials per (model, suite) study, the same for every model (TPE sampler, hyperband pruning on the "
+            "validation score (next row), pruned trials count; parameter budget 4 x single_task's); 1 study; 5 of 10 "
+            "compared runs") in md
+    # ... and under which rules: a study that records none is of tuning protocol 1
+    rules = next(line for line in md.splitlines() if line.startswith("| tuning rules "))
+    assert rules.split("|")[2].strip() == ("tuning protocol 1 (1 study): no pruning rule recorded (studies made before "
+                                           "the tuning rules); pruned trials: multi-task models 1 of 4")
     assert "2099" not in md  # the export time is not a record field: never in the file
     # total compute: 10 records × 1.5 s of training + 4 trials × 90 s
     assert "0.2 min of training summed over 10 runs + 6.0 min summed over 4 tuning trials (pruned and failed included); 1 CPU thread per run" in md
@@ -269,6 +274,16 @@ def test_study_exports_fill_trials_and_tuning_section(root):
     md = R.render_markdown(R.build_report("quick", root))
     assert ("+ 6.0 min summed over 4 tuning trials (pruned and failed included; 1 trial of killed workers not timed); "
             "1 CPU thread per run") in md
+    # a study of the current rules says its pruning rule, and the pruned counts of single_task and the rest
+    st_trials = [{"number": i, "state": st, "counted": True, "value": v, "params": {}, "duration_s": 1.0}
+                 for i, (st, v) in enumerate([("COMPLETE", 1.0), ("PRUNED", None)])]
+    (d / "single_task@toy_a=1.json").write_text(json.dumps({
+        "study": "single_task@toy[a=1]@quick", "model": "single_task", "suite": suite, "directions": ["maximize"],
+        "protocol": 2, "budget": {"n_trials": 2, "pruner": "hyperband", "pruning_rule": "one rule", "min_steps": 6,
+                                  "tuning_seed": 1000}, "n_counted": 2, "trials": st_trials}))
+    md = R.render_markdown(R.build_report("quick", root))
+    assert ("tuning protocol 2 (1 study): one rule (min_steps 6); pruned trials: `single_task` 1 of 2; every trial "
+            "trains seed 1000, not an evaluation seed; tuning protocol 1 (1 study)") in md
     from mtlbench.report import charts as C
 
     html, _, _ = C.write_charts(rep, root / "quick" / "charts", static=False)

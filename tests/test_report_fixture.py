@@ -31,7 +31,7 @@ def test_fixture_covers_every_section():
                     "### How much does tuning change the ranking?", "**How sure is this ranking?**",
                     "## Convergence and protocol", "**under-trained: conclusions withheld**",
                     "### Matched default configurations", "### Score sensitivity to saturated tasks", "## The MMoE synthetic experiment", "ctcvr AUC",
-                    "two-level paired bootstrap", "Welch over seeds", "trained epochs"):
+                    "two-level paired bootstrap", "Welch over seeds", "trained epochs", "| tuning rules "):
         assert heading in text, heading
 
 

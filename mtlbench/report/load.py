@@ -159,7 +159,13 @@ def _parse_study(st: Any, file: str) -> Study | None:
                  reference_rule=str(attrs["reference_trial"]) if attrs.get("reference_trial") else None,
                  reference=reference, chosen=chosen_trials(st),
                  trained_epochs=trained if isinstance(trained, int) else None, pruned_values=pruned_values,
-                 weighting=_study_weighting(attrs, name))
+                 weighting=_study_weighting(attrs, name), protocol=_int(attrs.get("protocol")) or 1,
+                 pruning_rule=str(attrs["pruning_rule"]) if attrs.get("pruning_rule") else None,
+                 min_steps=_int(attrs.get("min_steps")), tuning_seed=_int(attrs.get("tuning_seed")))
+
+
+def _int(x: Any) -> int | None:
+    return int(x) if isinstance(x, int) and not isinstance(x, bool) else None
 
 
 def _study_weighting(attrs: dict[str, Any], name: str) -> str:

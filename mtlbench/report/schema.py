@@ -132,6 +132,10 @@ class Study:
     pruned_values: list[tuple[int, float]] = field(default_factory=list)  # (trial number, last intermediate value) of pruned trials
     #: The loss weighting the study tuned with; the report compares architectures on static studies only.
     weighting: str = "static"
+    protocol: int = 1  # the tuning rules' version (``tuning.rules.PROTOCOL``); studies that record none: 1
+    pruning_rule: str | None = None  # the pruning rule in words, as the study recorded it (protocol 2)
+    min_steps: int | None = None  # validations before the pruner may judge a trial (protocol 2)
+    tuning_seed: int | None = None  # the training seed of every trial
 
     @property
     def kept_defaults(self) -> str:

@@ -10,7 +10,7 @@ from ..format import md_table
 from ..convergence import run_protocol
 from ..load import is_tuned, study_suite
 from ..order import suite_key
-from ..schema import Report
+from ..schema import REFERENCE, Report
 from ..select import newest_key
 
 
@@ -27,7 +27,7 @@ def header_table(rep: Report) -> str:
         pruners = sorted({s.pruner for s in rep.studies if s.pruner})
         rules = sorted({s.param_budget_rule for s in rep.studies if s.param_budget_rule})
         refs = sorted({s.reference_rule for s in rep.studies if s.reference_rule})
-        how = "; ".join([f"TPE sampler, {' / '.join(pruners)} pruning on the per-epoch validation score, pruned trials count"]
+        how = "; ".join([f"TPE sampler, {' / '.join(pruners)} pruning on the validation score (next row), pruned trials count"]
                         * bool(pruners) + [f"parameter budget {' / '.join(rules)}"] * bool(rules) + refs)
         budget = (f"{' / '.join(map(str, budgets))} trials per (model, suite) study, the same for every model"
                   + (f" ({how})" if how else "") + f"; {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'}; "
@@ -43,6 +43,7 @@ def header_table(rep: Report) -> str:
         ["seeds", f"{'–'.join(map(str, [per_run[0], per_run[-1]])) if len(per_run) > 1 else per_run[0]} per (suite, model); "
                   f"seed ids {', '.join(map(str, seeds))}"],
         ["tuning budget", budget],
+        *([["tuning rules", rules_row]] if (rules_row := _tuning_rules(rep, seeds)) else []),
         *([["borrowed tuning", lent]] if (lent := _borrowed(recs)) else []),
         ["hardware", _hardware(recs)],
         ["versions", _versions(recs)],
@@ -53,6 +54,37 @@ def header_table(rep: Report) -> str:
         ["compute", _compute(rep)],
     ]
     return md_table(["", ""], header)
+
+
+def _tuning_rules(rep: Report, eval_seeds: list[int]) -> str:
+    """Per tuning protocol: how many studies, the pruning rule they recorded, how many trials were pruned for
+    ``single_task`` and for the other models (the same rule for every model shows in these counts), and the
+    trials' training seed (whether it is one of the evaluation seeds)."""
+    groups: dict[int, list[Any]] = defaultdict(list)
+    for st in rep.studies:
+        groups[st.protocol].append(st)
+    parts = []
+    for protocol in sorted(groups, reverse=True):
+        sts = groups[protocol]
+        rule = (" / ".join(sorted({st.pruning_rule for st in sts if st.pruning_rule}))
+                or "no pruning rule recorded (studies made before the tuning rules)")
+        lows = sorted({st.min_steps for st in sts if st.min_steps is not None})
+        if lows:
+            rule += f" (min_steps {' / '.join(map(str, lows))})"
+        single = [st for st in sts if st.model == REFERENCE]
+        other = [st for st in sts if st.model != REFERENCE]
+        pruned = "; pruned trials: " + ", ".join(
+            f"{who} {sum(st.pruned for st in group)} of {sum(st.finished for st in group)}"
+            for who, group in ((f"`{REFERENCE}`", single), ("multi-task models", other)) if group)
+        seeds = sorted({st.tuning_seed for st in sts if st.tuning_seed is not None})
+        seed = ""
+        if seeds:
+            shared = [x for x in seeds if x in eval_seeds]
+            seed = (f"; every trial trains seed {' / '.join(map(str, seeds))}, "
+                    + (f"which is also evaluation seed {' / '.join(map(str, shared))}" if shared
+                       else "not an evaluation seed"))
+        parts.append(f"tuning protocol {protocol} ({len(sts)} stud{'y' if len(sts) == 1 else 'ies'}): {rule}{pruned}{seed}")
+    return "; ".join(parts)
 
 
 def _runs(rep: Report) -> list[dict[str, Any]]:

@@ -73,6 +73,14 @@ def test_section_and_chart(rep):
     assert len({t.marker.symbol for t in fig.data}) == 3  # one marker per strategy
 
 
+def test_the_header_names_the_commit_of_the_weighting_runs(tmp_path):
+    root = tmp_path / "results"
+    write(root, runs("single_task", [0.900, 1.000]) + runs("mmoe", [0.920, 1.100])
+          + runs("mmoe", [0.915, 0.950], "uw", commit="0123456789ab"))
+    (row,) = [line for line in R.render_markdown(R.build_report("quick", root)).splitlines() if line.startswith("| commit ")]
+    assert "abc123def456; architecture × weighting runs: 0123456789ab" in row
+
+
 def test_no_weighting_runs_no_section(tmp_path):
     root = tmp_path / "results"
     write(root, runs("single_task", [0.900, 1.000]) + runs("mmoe", [0.920, 1.100]))

@@ -11,7 +11,7 @@ from ..convergence import run_protocol
 from ..load import is_tuned, study_suite
 from ..order import suite_key
 from ..schema import REFERENCE, Report
-from ..select import newest_key
+from ..select import STATIC, newest_key, weighting_of
 
 
 def header_table(rep: Report) -> str:
@@ -110,17 +110,25 @@ def _mixed_suites(records: list[dict[str, Any]], of: Callable[[dict[str, Any]], 
             if len(v) > 1]
 
 
+def _newest_first(records: list[dict[str, Any]]) -> list[str]:
+    """The records' commits, the one of the newest record first."""
+    newest: dict[str, str] = {}
+    for r in sorted(records, key=newest_key):
+        newest[r["commit"]] = str(r.get("timestamp", ""))
+    return sorted(newest, key=lambda c: newest[c], reverse=True)
+
+
 def _commits(rep: Report) -> str:
     """Every commit that produced the compared records (newest first), the suites whose records come from
-    several commits, and the experiment's commits."""
+    several commits, the architecture × weighting runs' commits and the experiment's commits."""
     runs = _runs(rep)
-    newest: dict[str, str] = {}
-    for r in sorted(runs, key=newest_key):
-        newest[r["commit"]] = str(r.get("timestamp", ""))
-    commits = sorted(newest, key=lambda c: newest[c], reverse=True)
+    commits = _newest_first(runs)
     out = commits[0] if len(commits) == 1 else f"records span {len(commits)} commits, newest first: {', '.join(commits)}"
     if mixed := _mixed_suites(runs, lambda r: r["commit"]):
         out += f"; suites whose records come from several commits: {'; '.join(mixed)}"
+    shown = {str(r.get("key") or id(r)) for r in runs}
+    if strategy_runs := [r for r in rep.all_records if weighting_of(r) != STATIC and str(r.get("key") or id(r)) not in shown]:
+        out += f"; architecture × weighting runs: {', '.join(_newest_first(strategy_runs))}"
     if rep.experiment is not None and rep.experiment.commits:
         out += f"; MMoE synthetic experiment: {', '.join(rep.experiment.commits)}"
     return out

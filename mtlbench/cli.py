@@ -566,7 +566,7 @@ def utilisation_cmd(
     results_dir: ResultsOpt = None,
     suite_file: SuiteFileOpt = None,
 ) -> None:
-    """Expert utilisation of the gated models in SPEC.md §4's fixed configuration (default suites: video,
+    """Expert utilisation of the gated models in docs/protocol.md §5's fixed configuration (default suites: video,
     census_income), stored under results/<profile>/utilisation/ for `mtlbench report` (user suites: in the
     user report)."""
     from .api import register_suite_files

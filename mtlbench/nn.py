@@ -17,7 +17,7 @@ from .data import InputSpec
 
 
 class Encoder(nn.Module):
-    """SPEC.md §0: per-field embeddings (dim e) of the categorical fields, concatenated with the
+    """docs/protocol.md §0: per-field embeddings (dim e) of the categorical fields, concatenated with the
     numeric fields. ``copies`` > 1 gives that many independent encoders (single_task: one per task).
 
     forward(x_num [B, F_num], x_cat [B, F_cat]) -> [B, d] (copies == 1) or [copies, B, d]
@@ -257,7 +257,7 @@ class ConcatLinearBank(nn.Module):
 
 
 class Stitch(nn.Module):
-    """A cross-stitch / sluice unit (SPEC.md §1): K columns' outputs [K, B, w], each split into S equal
+    """A cross-stitch / sluice unit (docs/protocol.md §1): K columns' outputs [K, B, w], each split into S equal
     subspaces (unit k·S + s = subspace s of column k), mixed by one learned α ∈ R^{KS×KS}:
     ``unit_i ← Σ_j α_ij unit_j``. Initialised ``α_ii = a``, ``α_ij = (1 − a)/(KS − 1)``.
 
@@ -309,7 +309,7 @@ class StitchedColumns(nn.Module):
 
 
 class ExtractionLevel(nn.Module):
-    """One CGC / PLE extraction level (PLE paper, Section 4; SPEC.md §1 cgc, ple), all experts in one bank.
+    """One CGC / PLE extraction level (PLE paper, Section 4; docs/protocol.md §1 cgc, ple), all experts in one bank.
 
     Task k owns experts ``k·m .. k·m + m − 1``; the last ``m_s`` experts are shared. Task-k experts read
     q_k, shared experts read q_s. Task gate k (selector q_k) mixes its own m and the m_s shared experts

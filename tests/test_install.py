@@ -83,3 +83,18 @@ def test_every_subpackage_is_listed_for_a_non_editable_install():
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {p.parent.relative_to(root).as_posix().replace("/", ".") for p in (root / "mtlbench").rglob("__init__.py")}
     assert found - listed == set(), "add these packages to [tool.setuptools] packages in pyproject.toml"
+
+
+def test_the_package_and_its_docs_cite_the_projects_own_protocol():
+    """Users get docs/protocol.md; the SPEC.md it was written from is not part of the project, so nothing a
+    user reads (code, help texts, generated report text, README, docs) may send them there."""
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    files = [p for d in ("mtlbench", "baselines", "tasks", "benchmarks", "docs") for p in (repo / d).rglob("*")
+             if p.suffix in (".py", ".md", ".toml")] + [repo / "README.md"]
+    cite = re.compile(r"\bSPEC(\.md| §)")
+    hits = [f"{p.relative_to(repo)}:{i}" for p in files if p.is_file()
+            for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if cite.search(line)]
+    assert not hits, f"cite docs/protocol.md instead of SPEC.md: {hits}"
+    assert (repo / "docs" / "protocol.md").is_file()

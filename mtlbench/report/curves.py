@@ -23,7 +23,7 @@ class Curve:
 @dataclass(frozen=True)
 class ModelCurves:
     model: str
-    score: Curve  # the SPEC §2 validation score
+    score: Curve  # the docs/protocol.md §2 validation score
     tasks: list[Curve]  # each task's validation metric
 
 

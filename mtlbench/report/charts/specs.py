@@ -103,7 +103,7 @@ def chart_specs(rep: Report) -> list[ChartSpec]:
         per = "epoch" if c.evals_per_epoch == 1 else f"{c.evals_per_epoch} per epoch"
         specs.append(ChartSpec(
             "curves", ("curves", c.suite), f"curves_{slug(c.suite)}", f"Learning curves on {c.suite}",
-            f"*Validation score (SPEC §2) and each task's validation metric at every evaluation ({per}) of the compared "
+            f"*Validation score (docs/protocol.md §2) and each task's validation metric at every evaluation ({per}) of the compared "
             "runs: the line is the mean over seeds, the band ± one standard deviation (seeds that stopped early leave "
             f"the later points).{' Crowded panels highlight the six best models and the single-task reference.' if len(c.models) > CROWDED else ''}*",
             data=c))

@@ -124,13 +124,18 @@ def status(profile: str = DEFAULT_PROFILE, results_dir: PathLike | None = None, 
 
 
 def reproduce(key: str, profile: str = DEFAULT_PROFILE, results_dir: PathLike | None = None, device: str = "cpu",
-              suite_files: Sequence[PathLike] | None = None) -> dict[str, Any]:
+              suite_files: Sequence[PathLike] | None = None, save: bool = False) -> dict[str, Any]:
     """``mtlbench reproduce``: re-run one record and compare its test metrics (``runner.reproduce``). A record of
-    a user suite finds its suite file by the path it stores; ``suite_files`` names it when it moved."""
+    a user suite finds its suite file by the path it stores; ``suite_files`` names it when it moved. ``save``
+    keeps the check (``reproductions.save``; its path under ``"saved"``) for the report."""
+    from . import reproductions
     from .runner import reproduce as reproduce_
 
     register_suite_files(None, suite_files)
-    return reproduce_(key, profile, results_dir, device)
+    out = reproduce_(key, profile, results_dir, device)
+    if save:
+        out["saved"] = reproductions.save(out["check"], profile, results_dir)
+    return out
 
 
 def report(profile: str | None = None, results_dir: PathLike | None = None, charts: bool = True, static: bool = True,

@@ -455,11 +455,12 @@ def reproduce_cmd(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda (use the record's device for exact results)")] = "cpu",
     tolerance: Annotated[float, typer.Option("--tolerance", help="Largest accepted |difference| of a test metric.")] = 1e-9,
     suite_file: Annotated[Optional[list[Path]], typer.Option("--suite-file", help="The user suite TOML of the record when it moved (the record keeps its path); repeatable.")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Keep the check under results/<profile>/reproductions/: the report's header states how far each commit reproduces the records of another.")] = False,
 ) -> None:
     """Re-run one record from its stored config, seed and data checksum, and compare the test metrics."""
     from .api import reproduce
 
-    out = reproduce(key, profile, results_dir, device, suite_files=suite_file)
+    out = reproduce(key, profile, results_dir, device, suite_files=suite_file, save=save)
     rec = out["record"]
     table = Table("task", "metric", "recorded", "reproduced", "|diff|",
                   title=Text(f"{rec['suite']} / {rec['model']} / seed {rec['seed']}  (record {rec['key']})"))
@@ -468,6 +469,8 @@ def reproduce_cmd(
     console.print(table)
     if not out["same_setup"]:
         console.print(f"note: the record was made on {rec['device']}; float results differ across devices.")
+    if "saved" in out:
+        console.print(Text(f"check saved: {out['saved']}"), soft_wrap=True)
     worst = max(r["diff"] for r in out["rows"])
     if worst > tolerance:
         console.print(f"not reproduced: largest difference {worst:.2e} > tolerance {tolerance:g}")

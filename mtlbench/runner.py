@@ -20,6 +20,7 @@ from .profiles import Profile, get_profile
 from .provenance import STATIC_WEIGHTING, ParamsSource, RunId
 from .selection import check_writable, resolve_device, resolve_models, resolve_weightings, weighting_skip  # noqa: F401 - re-exported
 from .records import RecordStore, RunRecord, key_of, with_label
+from .reproductions import Reproduction
 from .runinfo import git_commit, now, versions
 from .suites import expand_suites, load_suite
 from .matching import size_and_depth
@@ -541,8 +542,10 @@ def _register_record_suite(rec: dict[str, Any]) -> None:
 def reproduce(key: str, profile: str = "quick", results_dir: str | Path | None = None, device: str = "cpu") -> dict[str, Any]:
     """Re-run one record from what it stores (suite, data checksum, params, seed) and compare.
 
-    Uses the record's thread count so CPU results are bitwise comparable. Writes nothing.
-    Returns {"record": ..., "rows": [{task, metric, recorded, reproduced, diff}], "same_setup": bool}.
+    Uses the record's thread count so CPU results are bitwise comparable. Writes nothing
+    (``reproductions.save`` keeps the returned check).
+    Returns {"record": ..., "rows": [{task, metric, recorded, reproduced, diff}], "same_setup": bool,
+    "check": ``reproductions.Reproduction``}.
     """
     from .params import params_from_dict
 
@@ -567,4 +570,6 @@ def reproduce(key: str, profile: str = "quick", results_dir: str | Path | None =
     for k, t in enumerate(rec["tasks"]):
         a, b = rec["test_metrics"][k][t["metric"]], result.test_metrics[k][t["metric"]]
         rows.append({"task": t["name"], "metric": t["metric"], "recorded": a, "reproduced": b, "diff": abs(a - b)})
-    return {"record": rec, "rows": rows, "same_setup": rec["device"] == str(dev)}
+    check = Reproduction(rec["key"], rec["suite"], rec["model"], int(rec["seed"]), str(rec["commit"]), git_commit(),
+                         str(rec["device"]), str(dev), rows, now())
+    return {"record": rec, "rows": rows, "same_setup": rec["device"] == str(dev), "check": check}

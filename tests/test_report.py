@@ -545,3 +545,36 @@ def test_charts_are_the_same_bytes_with_or_without_orjson(root):
         pio.json.config.default_engine = before
     assert 'id="util_video__mmoe"' in out["json"] and "0.60" in out["json"]
     assert out["orjson"] == out["json"]
+
+
+def test_saved_reproduction_checks_state_the_cross_commit_drift(root):
+    from mtlbench import reproductions
+
+    write(root, seeds("toy[a=1]", "single_task", [0.9, 1.0]) + seeds("toy[a=1]", "mmoe", [0.92, 1.0]))
+    recs = {(r["model"], r["seed"]): r for r in R.load_records("quick", root)}
+
+    def check(model: str, seed: int, commit: str, diff: float) -> reproductions.Reproduction:
+        r = recs[(model, seed)]
+        rows = [{"task": "ctr", "metric": "auc", "recorded": 0.9, "reproduced": 0.9 + diff, "diff": diff},
+                {"task": "watch", "metric": "mse", "recorded": 1.0, "reproduced": 1.0, "diff": 0.0}]
+        return reproductions.Reproduction(r["key"], r["suite"], model, seed, r["commit"], commit, "cpu", "cpu", rows,
+                                          "2026-01-02T00:00:00Z")
+
+    header = lambda: next(line for line in R.render_markdown(R.build_report("quick", root)).splitlines()  # noqa: E731
+                          if line.startswith("| reproduced "))
+    with pytest.raises(StopIteration):  # no check saved: no row
+        header()
+    for c in (check("mmoe", 0, "fedcba987654", 0.0), check("single_task", 1, "fedcba987654", 0.0)):
+        path = reproductions.save(c, "quick", root)
+    assert path.parent == root / "quick" / "reproductions" and reproductions.load("quick", root)[0].rows[0]["diff"] == 0.0
+    assert ("| `mtlbench reproduce KEY --save`: 2 records of abc123def456 (`toy[a=1]`) re-run at fedcba987654 on cpu: "
+            "largest test-metric difference 0 (bit-identical)") in header()
+    reproductions.save(check("mmoe", 2, "abc123def456", 3e-7), "quick", root)  # same commit, not bit-identical
+    row = header()
+    assert "1 record of abc123def456 (`toy[a=1]`) re-run at the same commit on cpu: largest test-metric difference 3e-07; " in row
+    # a check of a record the profile no longer has is left out; an unreadable file is skipped with a warning
+    ghost = dataclasses.replace(check("mmoe", 3, "0123456789ab", 0.5), key="f" * 20)
+    reproductions.save(ghost, "quick", root)
+    (root / "quick" / "reproductions" / "broken.json").write_text("{")
+    with pytest.warns(UserWarning, match="unreadable reproduction check"):
+        assert "0123456789ab" not in header()

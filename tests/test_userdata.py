@@ -56,11 +56,13 @@ def test_user_suite_through_every_command_of_the_cli(tmp_path, shop):
     assert len(keys) == 4
     r = cli("status", "--suite-file", str(shop), "--results-dir", str(res))
     assert r.exit_code == 0 and "8 done" not in r.output, r.output
-    r = cli("reproduce", keys[0][:8], "--results-dir", str(res))  # the record finds its suite file itself
-    assert r.exit_code == 0 and "reproduced." in r.output, r.output
+    r = cli("reproduce", keys[0][:8], "--results-dir", str(res), "--save")  # the record finds its suite file itself
+    assert r.exit_code == 0 and "reproduced." in r.output and "check saved:" in r.output, r.output
+    assert len(list((res / "quick" / "reproductions").glob(f"{keys[0]}@*.json"))) == 1
     r = cli("report", "--results-dir", str(res), "--no-charts", "--suite-file", str(shop))
     assert r.exit_code == 0 and "user/leaderboard.md" in r.output, r.output
     md = (res / "quick" / "user" / "leaderboard.md").read_text()
+    assert "(`my_shop`) re-run at the same commit on cpu: largest test-metric difference 0 (bit-identical)" in md
     assert "your suites" in md and "--suite-file" in md and "pip install -c constraints-ci.txt ." in md
     r = cli("export", "--results-dir", str(res), "--format", "csv", "--out", str(tmp_path / "ex"))
     assert r.exit_code == 0, r.output

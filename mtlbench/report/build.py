@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import reproductions
 from ..errors import MtlbenchError
 from ..profiles import get_profile
 from ..records import profile_dir
@@ -54,4 +55,6 @@ def build_report(profile: str, results_dir: str | Path | None = None, scope: Sco
     rep.weightings, notices = analyse_weightings(views, chosen)
     rep.notices += notices
     rep.experiment = analyse_experiment(load_experiment(profile, results_dir)) if scope == "official" else None
+    keys = {r["key"] for r in all_records}
+    rep.reproductions = [c for c in reproductions.load(profile, results_dir) if c.key in keys]
     return rep

@@ -204,6 +204,7 @@ class Report:
     curves: list[Any] = field(default_factory=list)  # ``curves.SuiteCurves`` of the compared runs, per suite
     weightings: list[Any] = field(default_factory=list)  # ``weighting.WeightingSuite`` per suite with non-static runs
     scope: str = "official"  # ``scope.Scope``: the leaderboard's registered suites, or the user's suites and --set runs
+    reproductions: list[Any] = field(default_factory=list)  # ``reproductions.Reproduction`` of the report's records
 
     @property
     def withheld(self) -> set[str]:

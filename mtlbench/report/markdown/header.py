@@ -48,6 +48,7 @@ def header_table(rep: Report) -> str:
         ["hardware", _hardware(recs)],
         ["versions", _versions(recs)],
         ["commit", _commits(rep)],
+        *([["reproduced", _reproduced(rep)]] if rep.reproductions else []),
         ["date", f"{newest['timestamp']} (newest record)"],
         ["runs compared", f"{len(recs)} of {len(rep.all_records)} records; {len(rep.suites)} suites; "
                           f"{len({r['model'] for r in recs})} models"],
@@ -132,6 +133,22 @@ def _commits(rep: Report) -> str:
     if rep.experiment is not None and rep.experiment.commits:
         out += f"; MMoE synthetic experiment: {', '.join(rep.experiment.commits)}"
     return out
+
+
+def _reproduced(rep: Report) -> str:
+    """The saved reproduction checks (``mtlbench reproduce --save``) per (record commit, re-running commit,
+    device): how many records, and the largest test-metric difference, i.e. the measured cross-commit drift."""
+    groups: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+    for c in rep.reproductions:
+        groups[(c.record_commit, c.commit, c.device)].append(c)
+    parts = []
+    for (made, rerun, device), checks in sorted(groups.items()):
+        worst = max(c.max_diff for c in checks)
+        where = "at the same commit" if made == rerun else f"at {rerun}"
+        suites = ", ".join(f"`{s}`" for s in sorted({c.suite for c in checks}, key=suite_key))
+        parts.append(f"{len(checks)} record{'s' * (len(checks) != 1)} of {made} ({suites}) re-run {where} on {device}: "
+                     f"largest test-metric difference {worst:.2g}" + (" (bit-identical)" if worst == 0 else ""))
+    return "`mtlbench reproduce KEY --save`: " + "; ".join(parts)
 
 
 def _hardware(records: list[dict[str, Any]]) -> str:

@@ -115,11 +115,11 @@ def test_sweep_shows_tuned_beside_default_and_where_parameters_came_from(root):
     part = md.split("### Synthetic sweep", 1)[1].split("\n### ", 1)[0]
     assert part.index("**Tuned where studies exist**") < part.index("**Default hyper-parameters**")
     tuned = rows_of(md, "**Tuned where studies exist**")
-    assert [(r[0], r[4], r[6]) for r in tuned] == [
-        ("0", "+0.3000", "hard_sharing: tuned, mmoe: tuned: defaults kept"),
-        ("0.5", "+0.2000", "hard_sharing: p=0, mmoe: p=0: defaults kept"), ("1", "+0.1000", "tuned")]
+    assert [(r[0], r[4], r[6], r[7]) for r in tuned] == [
+        ("0", "+0.3000", "Welch", "hard_sharing: tuned, mmoe: tuned: defaults kept"),  # no test-set replicates
+        ("0.5", "+0.2000", "Welch", "hard_sharing: p=0, mmoe: p=0: defaults kept"), ("1", "+0.1000", "Welch", "tuned")]
     default = rows_of(md, "**Default hyper-parameters**")
-    assert [(r[4], r[6]) for r in default] == [("0.0000", "default")] * 3
+    assert [(r[4], r[7]) for r in default] == [("0.0000", "default")] * 3
     assert "finding is not seen (no detectable trend of the gap with p over these points)" in part  # tuned: a falling gap over 3 points
     assert "finding cannot be tested (the gap does not vary)" in part  # defaults: no gap at all
     write(root.parent / "untuned", [r for r in recs if r.params_source == "default"] + seeds(
@@ -247,7 +247,7 @@ def test_rerun_noise_separates_kept_defaults_from_tuning_effects(root):
                            "ran exactly the default parameters")
     same, changed = line.split("Where tuning changed the parameters (1 result): ")
     assert "1 were trained again on another machine" in same and "0 of 1 significant" in same and "identical" not in same
-    assert "1 of 1 significant (Welch over seeds, uncorrected, α = 0.05: 1 better, 0 worse than at the defaults)" in changed
+    assert "1 of 1 significant (uncorrected, α = 0.05: 1 better, 0 worse than at the defaults; tested 1 by Welch over seeds)" in changed
 
 
 def test_rerun_noise_counts_identical_reruns_apart(root):
@@ -266,3 +266,38 @@ def test_no_rerun_noise_line_without_kept_defaults(root):
     recs += census("mmoe", 0.9600, source="study:mmoe#3", ts="2026-02-01T00:00:00Z", params=tuned_cfg)
     write(root, recs)
     assert "Re-run noise" not in R.render_markdown(R.build_report("quick", root))
+
+
+def test_model_differences_use_the_paired_bootstrap_where_records_carry_test_replicates():
+    """Two models scored on the same test resamples: a difference the test set cannot carry is not significant
+    even when every seed agrees (Welch over seeds would call it), and a clear one is."""
+    import numpy as np
+
+    from mtlbench.report.findings.common import PAIRED, WELCH, difference_p, score_boot
+    from mtlbench.report.schema import ModelResult, SuiteResult, TaskResult
+    from mtlbench.report.stats import test_score, welch_p
+
+    tasks = [{"name": n, "metric": "auc", "higher_is_better": True} for n in ("a", "b")]
+    rng = np.random.default_rng(0)
+    test_noise = rng.normal(0, 0.004, size=(2, 200))  # [task, B]: the test set's resampling noise, shared by both
+
+    def model(name: str, aucs: tuple[float, float], boot: bool = True) -> ModelResult:
+        seed_jitter = [0.0, 1e-5, -1e-5, 2e-5, -2e-5]  # seeds agree closely
+        own = rng.normal(0, 0.003, size=(2, 200))  # where on the test set this model differs from the others
+        ts = [TaskResult(t["name"], "auc", True, [v + j for j in seed_jitter], 0.004,
+                         [list(v + j + test_noise[k] + own[k]) for j in seed_jitter] if boot else None)
+              for k, (t, v) in enumerate(zip(tasks, aucs))]
+        scores = [test_score(tasks, [t.values[i] for t in ts]) for i in range(5)]
+        return ModelResult(name, ts, list(range(5)), "default", 0, 0.0, 0.0, float(np.mean(scores)), scores)
+
+    base, tiny, clear = model("x", (0.90, 0.95)), model("y", (0.9003, 0.9503)), model("z", (0.92, 0.97))
+    s = SuiteResult("s", "s", "1", {}, tasks, [base, tiny, clear], False)
+    p_tiny, rule = difference_p(s, base, tiny, base.scores, tiny.scores, score_boot, "t")
+    assert rule == PAIRED and p_tiny > 0.05 and welch_p(base.scores, tiny.scores) < 0.001
+    p_clear, _ = difference_p(s, base, clear, base.scores, clear.scores, score_boot, "t")
+    assert p_clear < 0.01
+    flat = model("w", (0.9003, 0.9503), boot=False)  # records without replicates (protocol 1): Welch over seeds
+    assert difference_p(s, base, flat, base.scores, flat.scores, score_boot, "t") == (welch_p(base.scores, flat.scores), WELCH)
+    # the score replicates are the score of each (seed, replicate)
+    sb = score_boot(tasks, [np.asarray(t.boot) for t in base.tasks])
+    assert sb.shape == (5, 200) and sb[2, 7] == pytest.approx(test_score(tasks, [base.tasks[0].boot[2][7], base.tasks[1].boot[2][7]]))

@@ -2,8 +2,9 @@
 
 Every number is computed from the report's suites; the published values are declared by their suites
 (``SuiteMeta.published``). A finding is checked with the report's own statistics (the suite tables' verdicts:
-paired bootstrap or Welch over seeds, Holm-corrected per suite) plus a rank correlation for the synthetic sweep
-and a Welch test per suite for CGC vs PLE. One module per finding, each a pure function
+paired bootstrap or Welch over seeds, Holm-corrected per suite) plus a rank correlation for the synthetic sweep;
+two models' difference in a statistic (CGC vs PLE, tuned vs default, the sweep's gap) by the same rule
+(``common.difference_p``). One module per finding, each a pure function
 ``Report → markdown lines`` (empty when the report holds nothing to check); ``FINDINGS`` is their order.
 """
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Is one CGC level as good as multi-level PLE? Welch over seeds per suite, Holm over the table."""
+"""Is one CGC level as good as multi-level PLE? Per suite the score difference with the paired bootstrap (or
+Welch over seeds for records without test-set replicates), Holm over the table."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,8 @@ import numpy as np
 from ..format import code, fnum, fp, md_table
 from ..load import is_tuned
 from ..schema import ModelResult, Report, SuiteResult
-from ..stats import BETTER, NA, NS, WORSE, holm, verdict, welch_p
-from .common import _model, seed_scores
+from ..stats import BETTER, NA, NS, WORSE, holm, verdict
+from .common import PAIRED, WELCH, _model, difference_p, score_boot, seed_scores
 
 
 def _params_kind(m: ModelResult) -> str:
@@ -22,14 +23,16 @@ def cgc_vs_ple(suites: list[SuiteResult]) -> list[list[str]]:
     pairs = [(s, c, p) for s, c, p in pairs if c is not None and p is not None]
     stats = [(s, c, p, seed_scores(s, c), seed_scores(s, p)) for s, c, p in pairs]
     fair = [_params_kind(c) == _params_kind(p) for _, c, p, _, _ in stats]
-    p_adj = holm([welch_p(b, a) if ok else None for (_, _, _, a, b), ok in zip(stats, fair)])
+    tests = [difference_p(s, c, p, a, b, score_boot, "cgc-vs-ple") if ok else (None, "–")
+             for (s, c, p, a, b), ok in zip(stats, fair)]
+    p_adj = holm([q for q, _ in tests])
     rows = []
-    for (s, c, p, a, b), q, ok in zip(stats, p_adj, fair):
+    for (s, c, p, a, b), q, ok, (_, rule) in zip(stats, p_adj, fair, tests):
         d = float(np.mean(b) - np.mean(a))
         v = {BETTER: "PLE better", WORSE: "CGC better", NS: "no detectable difference", NA: "n/a"}[verdict(d, q)] if ok else "not comparable"
         kinds = _params_kind(c) if ok else f"cgc {_params_kind(c)}, ple {_params_kind(p)}"
         rows.append([code(s.suite), kinds, f"{np.mean(a):.4f}", f"{np.mean(b):.4f}", fnum(d, 4, sign=True),
-                     fp(q) or "–", v])
+                     fp(q) or "–", rule, v])
     return rows
 
 
@@ -60,12 +63,14 @@ def _cgc_ple(rep: Report) -> list[str]:
         if not rows:
             continue
         out += [f"**{label}**: {_tally(rows, suites)}", "",
-                md_table(["suite", "params", "cgc score", "ple score", "ple − cgc", "p (Holm)", "verdict"], rows,
-                         ["left", "left", "right", "right", "right", "right", "left"]), ""]
+                md_table(["suite", "params", "cgc score", "ple score", "ple − cgc", "p (Holm)", "test", "verdict"], rows,
+                         ["left", "left", "right", "right", "right", "right", "left", "left"]), ""]
     if not out:
         return []
     return ["### Is CGC as good as PLE?", "",
             "The seed notes ask whether one CGC level does as well as multi-level PLE once both are tuned. Score: "
-            "docs/protocol.md §2's − mean log error on test (higher is better), mean over seeds; Welch over seeds, "
-            "Holm-corrected over the rows of the table that have a verdict; a verdict needs both models tuned or "
-            "both at defaults.", "", *out]
+            "docs/protocol.md §2's − mean log error on test (higher is better), mean over seeds. **test**: "
+            f"`{PAIRED}`, the two-level paired bootstrap of the score difference (test-set replicates shared by "
+            "both models, seeds resampled), where both carry test-set replicates; else "
+            f"`{WELCH}` over seeds. Holm-corrected over the rows of the table that have a verdict; a verdict needs "
+            "both models tuned or both at defaults.", "", *out]

@@ -9,8 +9,8 @@ from ...names import parse_instance
 from ..format import fnum, fp, md_table
 from ..load import is_tuned, parse_source
 from ..schema import ModelResult, Report, SuiteResult
-from ..stats import ALPHA, trend, welch_p
-from .common import _model
+from ..stats import ALPHA, trend
+from .common import PAIRED, WELCH, _model, difference_p, mean_boot
 
 
 def _seed_losses(m: ModelResult) -> list[float]:
@@ -36,7 +36,7 @@ def _params_at(s: SuiteResult, ms: list[ModelResult]) -> str:
 
 
 def _sweep_table(points: list[SuiteResult]) -> tuple[list[list[str]], list[float], list[float]]:
-    """Rows (p, MSEs, gap, Welch p, params) and the (p, gap) series of one sweep family."""
+    """Rows (p, MSEs, gap, p of the gap, its test, params) and the (p, gap) series of one sweep family."""
     rows, ps, gaps = [], [], []
     for s in sorted(points, key=lambda s: float(s.params["p"])):
         hs, mm, om = (_model(s, n) for n in ("hard_sharing", "mmoe", "omoe"))
@@ -46,8 +46,9 @@ def _sweep_table(points: list[SuiteResult]) -> tuple[list[list[str]], list[float
         gap = float(np.mean(a) - np.mean(b))  # > 0: MMoE's loss is lower
         ps.append(float(s.params["p"]))
         gaps.append(gap)
+        p_gap, rule = difference_p(s, hs, mm, a, b, mean_boot, "sweep-gap")
         rows.append([f"{float(s.params['p']):g}", f"{np.mean(a):.4f}", f"{np.mean(_seed_losses(om)):.4f}" if om else "–",
-                     f"{np.mean(b):.4f}", fnum(gap, 4, sign=True), fp(welch_p(a, b)),
+                     f"{np.mean(b):.4f}", fnum(gap, 4, sign=True), fp(p_gap), rule,
                      _params_at(s, [hs, mm, *([om] if om else [])])])
     return rows, ps, gaps
 
@@ -94,8 +95,8 @@ def _sweep(rep: Report) -> list[str]:
                 continue
             only = i == 0 and all(r[-1] == "default" for r in rows)  # nothing tuned on this sweep: one table
             body += ([f"**{label}**:", ""] if label and not only else []) + [
-                md_table(["p", "hard_sharing MSE", "omoe MSE", "mmoe MSE", "gap", "p (Welch)", "params"], rows,
-                         ["right"] * 6 + ["left"]), "", _sweep_finding(ps, gaps), ""]
+                md_table(["p", "hard_sharing MSE", "omoe MSE", "mmoe MSE", "gap", "p (gap)", "test", "params"], rows,
+                         ["right"] * 6 + ["left"] * 2), "", _sweep_finding(ps, gaps), ""]
             if only:
                 break
         if not body:
@@ -103,8 +104,9 @@ def _sweep(rep: Report) -> list[str]:
         out += [f"### Synthetic sweep (`{fam}`): shared-bottom vs MMoE as task correlation falls", "",
                 "MMoE paper: the lower the correlation p between the two regression tasks, the larger MMoE's "
                 "advantage over a shared bottom (OMoE in between). Ours: test MSE averaged over both tasks, mean "
-                "over seeds; **gap** = shared-bottom (`hard_sharing`) − `mmoe` (positive: MMoE better); p: Welch "
-                "over seeds, per point, uncorrected; **params**: `default`, `tuned` (a study of that point) or "
+                "over seeds; **gap** = shared-bottom (`hard_sharing`) − `mmoe` (positive: MMoE better); **p (gap)**, "
+                f"per point, uncorrected, by the **test** `{PAIRED}` (two-level paired bootstrap over the test-set "
+                f"replicates and the seeds) where both models carry test-set replicates, else `{WELCH}` over seeds; **params**: `default`, `tuned` (a study of that point) or "
                 "the point whose study the parameters were borrowed from; *defaults kept*: the study's best trial "
                 "was its reference trial, the model's defaults.", "", *body]
     return out

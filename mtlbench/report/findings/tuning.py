@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -10,8 +11,9 @@ from ..load import is_tuned
 from ..order import model_key
 from ..ranking import mean_rank_draws, ranking
 from ..uncertainty import TAU_DRAWS, kendall_interval
-from ..schema import ModelResult, Report
-from ..stats import ALPHA, welch_p
+from ..schema import ModelResult, Report, SuiteResult
+from ..stats import ALPHA
+from .common import PAIRED, WELCH, difference_p, score_boot
 
 
 def _tuning_ranking(rep: Report) -> list[str]:
@@ -66,20 +68,23 @@ def _rerun_noise(rep: Report) -> list[str]:
         for m in s.models:
             d = defaults.get((s.suite, m.model))
             if is_tuned(m.params_source) and d is not None:
-                (same if m.params == d.params else changed).append((m, d))
+                (same if m.params == d.params else changed).append((s, m, d))
     if not same:
         return []
 
-    def describe(pairs: list[tuple[ModelResult, ModelResult]]) -> str:
-        deltas = [abs(m.score - d.score) for m, d in pairs]
-        ps = [welch_p(m.scores, d.scores) for m, d in pairs]
-        sig = [m.score > d.score for (m, d), p in zip(pairs, ps) if p is not None and p < ALPHA]
+    def describe(pairs: list[tuple[SuiteResult, ModelResult, ModelResult]]) -> str:
+        deltas = [abs(m.score - d.score) for _, m, d in pairs]
+        tests = [difference_p(s, d, m, d.scores, m.scores, score_boot, "tuned-vs-default") for s, m, d in pairs]
+        sig = [m.score > d.score for (_, m, d), (p, _) in zip(pairs, tests) if p is not None and p < ALPHA]
         way = f": {sum(sig)} better, {len(sig) - sum(sig)} worse than at the defaults" if sig else ""
+        rules = Counter(rule for _, rule in tests)
+        how = " and ".join(f"{rules[r]} by the {PAIRED} bootstrap" if r == PAIRED else f"{rules[r]} by {WELCH} over seeds"
+                           for r in (PAIRED, WELCH) if rules[r])
         return (f"mean |Δ score| {np.mean(deltas):.4f} (largest {max(deltas):.4f}), {len(sig)} of {len(pairs)} "
-                f"significant (Welch over seeds, uncorrected, α = 0.05{way})")
+                f"significant (uncorrected, α = 0.05{way}; tested {how})")
 
-    identical = [(m, d) for m, d in same if m.scores == d.scores]
-    differing = [(m, d) for m, d in same if m.scores != d.scores]
+    identical = [(s, m, d) for s, m, d in same if m.scores == d.scores]
+    differing = [(s, m, d) for s, m, d in same if m.scores != d.scores]
     text = (f"**Re-run noise.** {len(same)} of the {len(same) + len(changed)} tuned (suite, model) results with a "
             "default run beside them ran exactly the default parameters (the study kept its defaults, or the sweep "
             "point borrowed such a study), with the same seeds as their default run.")

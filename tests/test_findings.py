@@ -52,6 +52,22 @@ def test_census_levels_gains_and_rechub_finding(root):
     assert "match torch-rechub's same-protocol numbers within 0.001" in md
 
 
+def test_census_gains_of_records_with_test_replicates_show_the_paired_interval(root):
+    import numpy as np
+
+    noise = np.random.default_rng(0).normal(0, 0.001, size=(2, 200))  # [task, B]: one test set, shared resamples
+    recs = census("single_task", 0.9510) + census("ple", 0.9540)
+    for r in recs:
+        r.test_boot = [list(m[t["metric"]] + noise[k]) for k, (t, m) in enumerate(zip(r.tasks, r.test_metrics))]
+    write(root, recs)
+    md = R.render_markdown(R.build_report("quick", root))
+    gains = {(r[0], r[2], r[3]): r for r in rows_of(md, "The MTL gain over single-task")}
+    ple = gains[("PLE paper", "income_50k", "`ple`")]
+    lo, hi = (float(x) for x in ple[6].split("[", 1)[1].rstrip("]").split(","))
+    assert ple[6].startswith("+0.0030 [") and lo < 0.0030 < hi < 0.0077 and ple[7].startswith("▲")
+    assert ple[8:] == ["no", "yes"]  # significant in the published direction; +0.0077 is outside our interval
+
+
 def test_census_with_one_seed_is_untestable_not_unreproduced(root):
     write(root, census("single_task", 0.9510, n=1) + census("mmoe", 0.9530, n=1))
     md = R.render_markdown(R.build_report("quick", root))

@@ -106,7 +106,8 @@ def _sweep(rep: Report) -> list[str]:
                 "advantage over a shared bottom (OMoE in between). Ours: test MSE averaged over both tasks, mean "
                 "over seeds; **gap** = shared-bottom (`hard_sharing`) − `mmoe` (positive: MMoE better); **p (gap)**, "
                 f"per point, uncorrected, by the **test** `{PAIRED}` (two-level paired bootstrap over the test-set "
-                f"replicates and the seeds) where both models carry test-set replicates, else `{WELCH}` over seeds; **params**: `default`, `tuned` (a study of that point) or "
-                "the point whose study the parameters were borrowed from; *defaults kept*: the study's best trial "
-                "was its reference trial, the model's defaults.", "", *body]
+                f"replicates and the seeds) where both models carry test-set replicates, else `{WELCH}` over seeds; "
+                "**params**: `default`, `tuned` (a study of that point) or the point whose study the parameters "
+                "were borrowed from; *defaults kept*: the study's best trial was its reference trial, the model's "
+                "defaults.", "", *body]
     return out

@@ -198,6 +198,25 @@ def test_experiment_pairs_runs_and_finds_the_trend():
     assert analyse_experiment([older]).curve(older.model, older.p, validation=True) is None
 
 
+def test_experiment_verdicts_are_holm_corrected_over_the_correlations():
+    from types import SimpleNamespace
+
+    from mtlbench.report.experiment import PairedDiff
+    from mtlbench.report.markdown.experiment import render_experiment
+
+    e = analyse_experiment([_run(m, p, r, 1.0) for p in (1.0, 0.0) for m in ("mmoe", "hard_sharing") for r in range(3)])
+
+    def rows(*p_values: float) -> list[str]:
+        e.diffs = [PairedDiff(p, 3, 0.1, 0.01, 0.2, q) for p, q in zip((1.0, 0.0), p_values)]
+        text = "\n".join(render_experiment(SimpleNamespace(experiment=e), "charts", []))
+        return [ln for ln in text.splitlines() if ln.startswith(("|   1 |", "|   0 |"))]
+
+    # raw p 0.03 and 0.026, each below α alone: Holm over the 2 correlations gives 0.052 to both
+    assert all("p=0.052" in r and r.endswith("no detectable difference |") for r in rows(0.03, 0.026))
+    first, second = rows(0.001, 0.03)  # 0.002 and 0.03: both stay significant
+    assert first.endswith("| MMoE lower |") and "p=0.002" in first and second.endswith("| MMoE lower |")
+
+
 def test_critical_difference_chart_draws_groups_and_scale():
     from mtlbench.report.charts import build_figure
     from mtlbench.report.charts.specs import ChartSpec

@@ -9,7 +9,7 @@ import numpy as np
 from ..experiment import MMOE, SHARED, Experiment
 from ..format import code, fnum, fp, md_table
 from ..schema import Report
-from ..stats import ALPHA
+from ..stats import ALPHA, holm
 from .header import _hours
 
 
@@ -48,12 +48,13 @@ def render_experiment(rep: Report, chart_prefix: str, specs: list[Any]) -> list[
             md_table(["model", *[f"p = {p:g}" for p in e.correlations]], rows, ["left", *["right"] * len(e.correlations)]), ""]
     if e.diffs:
         drows = [[f"{d.p:g}", str(d.n), fnum(d.mean, 4, sign=True), f"[{fnum(d.low, 4, sign=True)}, {fnum(d.high, 4, sign=True)}]",
-                  fp(d.p_value) or "–", "MMoE lower" if d.p_value is not None and d.p_value < ALPHA and d.mean > 0
-                  else "shared bottom lower" if d.p_value is not None and d.p_value < ALPHA else "no detectable difference"]
-                 for d in e.diffs]
+                  fp(q) or "–", "MMoE lower" if q is not None and q < ALPHA and d.mean > 0
+                  else "shared bottom lower" if q is not None and q < ALPHA else "no detectable difference"]
+                 for d, q in zip(e.diffs, holm([d.p_value for d in e.diffs]))]
         out += [f"Paired difference `{SHARED}` − `{MMOE}` in test MSE per correlation (> 0: MMoE better; 95 % "
-                "t-interval over runs, paired t-test, uncorrected):", "",
-                md_table(["p", "runs", "difference", "95 % interval", "p", "verdict"], drows,
+                f"t-interval over runs, uncorrected; p: paired t-test, Holm-corrected over the {len(e.diffs)} "
+                "correlations):", "",
+                md_table(["p", "runs", "difference", "95 % interval", "p (Holm)", "verdict"], drows,
                          ["right", "right", "right", "right", "right", "left"]), "", _trend_words(e), ""]
     for sp in specs:
         out += [sp.caption, "", f"![{sp.title}]({chart_prefix}/{sp.name}.png)", ""]

@@ -23,8 +23,8 @@ def _trend_words(e: Experiment) -> str:
                "the opposite: the difference shrinks significantly as p falls" if p_slope is not None and p_slope < ALPHA
                else "no detectable trend")
     return (f"- **MMoE's advantage grows as correlation falls?** Per-run differences (shared bottom − MMoE test MSE) "
-            f"against p: Spearman ρ = {rho:+.2f} ({fp(p_rho) or 'no test'}), least-squares slope {slope:+.4g} per unit "
-            f"of p ({fp(p_slope) or 'no test'}); a negative slope means the advantage grows as p falls. Verdict "
+            f"against p: Spearman ρ = {fnum(rho, 2, sign=True)} ({fp(p_rho) or 'no test'}), least-squares slope "
+            f"{slope:+.4g} per unit of p ({fp(p_slope) or 'no test'}); a negative slope means the advantage grows as p falls. Verdict "
             f"at α = {ALPHA}: {verdict}.")
 
 

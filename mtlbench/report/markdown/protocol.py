@@ -106,7 +106,8 @@ def _render_sensitivity(suites: list[SuiteResult]) -> list[str]:
            f"{STEP:g} of the task's metric at the suite's mean test error (over the compared models), and in "
            "brackets its ratio to the suite's lightest task of the same metric. **τ**: Kendall's τ between the "
            "suite's ranking by score and its ranking by the mean over tasks of each task's rank (every task "
-           "counting equally whatever its error); **best**: the first model of each order.", "",
+           "counting equally whatever its error); **best**: the first model of each order, a point "
+           "estimate (whether it is ahead of the others is for the rank intervals of the suite tables to say).", "",
            md_table(["suite", "weight per 0.001 of the metric", "τ", "best by score", "best by mean task rank"],
                     table, ["left", "left", "right", "left", "left"]), ""]
     if differ:

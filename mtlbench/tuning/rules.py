@@ -1,4 +1,4 @@
-"""The tuning protocol: what every study gets alike (issue 6, issue 22).
+"""The tuning protocol: what every study gets alike.
 
 * the same number of counted trials (COMPLETE + PRUNED trials that trained), plus one **reference trial**:
   the model's default configuration, trained to the end (never pruned) and not counted;

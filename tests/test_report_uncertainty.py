@@ -204,7 +204,8 @@ def test_experiment_verdicts_are_holm_corrected_over_the_correlations():
     from mtlbench.report.experiment import PairedDiff
     from mtlbench.report.markdown.experiment import render_experiment
 
-    e = analyse_experiment([_run(m, p, r, 1.0) for p in (1.0, 0.0) for m in ("mmoe", "hard_sharing") for r in range(3)])
+    e = analyse_experiment([_run(m, p, r, 1.0 + 0.01 * r * (m == "hard_sharing") + p) for p in (1.0, 0.0)
+                            for m in ("mmoe", "hard_sharing") for r in range(3)])
 
     def rows(*p_values: float) -> list[str]:
         e.diffs = [PairedDiff(p, 3, 0.1, 0.01, 0.2, q) for p, q in zip((1.0, 0.0), p_values)]

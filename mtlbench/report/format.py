@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
+
+if TYPE_CHECKING:
+    from .schema import Comparison
 
 
 def decimals(ref: float) -> int:
@@ -49,3 +52,11 @@ def code(s: str) -> str:
 
 def direction_arrow(t: dict[str, Any]) -> str:
     return "↑" if t["higher_is_better"] else "↓"
+
+
+def gain_spread(c: Comparison, d: int, pm: str = "±") -> str:
+    """A gain's uncertainty as the tables show it: its paired 95 % interval ``[lo, hi]`` when it has one, else
+    ``pm`` and the unpaired test-set standard error, with ``d`` decimals."""
+    if c.ci is not None:
+        return f"[{fnum(c.ci[0], d, sign=True)}, {fnum(c.ci[1], d, sign=True)}]"
+    return f"{pm}{fnum(c.se_test, d)}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ...metadata import Published, Range, suite_meta
-from ..format import code, fnum, fp, md_table
+from ..format import code, fnum, fp, gain_spread, md_table
 from ..order import model_key
 from ..schema import REFERENCE, SuiteResult
 from ..stats import BETTER, MARK, NA, NS, WORSE
@@ -79,8 +79,7 @@ def _census(suites: list[SuiteResult]) -> list[str]:
                         inside = "yes" if c.ci[0] <= pg <= c.ci[1] else "no"
                     elif c.se_seeds is not None and math.isfinite(c.se_seeds):
                         inside = "yes" if abs(pg - c.gain) <= 1.96 * c.se_seeds else "no"
-                    ours = (f"{fnum(c.gain, 4, sign=True)} [{fnum(c.ci[0], 4, sign=True)}, {fnum(c.ci[1], 4, sign=True)}]"
-                            if c.ci is not None else f"{fnum(c.gain, 4, sign=True)} ± {fnum(c.se_test, 4)}")
+                    ours = f"{fnum(c.gain, 4, sign=True)} {gain_spread(c, 4, pm='± ')}"
                     rows_gain.append([sources[src].label, code(s.suite), t["name"], code(p.model),
                                       f"{fnum(pg, 4, sign=True)}" + (" (≈ 0)" if abs(pg) < NO_GAIN else ""),
                                       f"{fnum(ref.tasks[k].mean - _mid(single.value), 4, sign=True)}",

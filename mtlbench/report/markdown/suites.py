@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from ..format import code, decimals, direction_arrow, fnum, fp, human, md_table
+from ..format import code, decimals, direction_arrow, fnum, fp, gain_spread, human, md_table
 from ..load import source_label
 from ..paired import GAIN_DRAWS
 from ..schema import Comparison, ModelResult, SuiteResult, TaskResult
@@ -29,9 +29,7 @@ def rule_line(s: SuiteResult) -> str:
 def _gain_cells(c: Comparison | None, tr: TaskResult, d: int) -> list[str]:
     if c is None:
         return ["(reference)", fnum(tr.se, d) if tr.boot is None else "", ""]
-    spread = (f"[{fnum(c.ci[0], d, sign=True)}, {fnum(c.ci[1], d, sign=True)}]" if c.ci is not None
-              else f"±{fnum(c.se_test, d)}")
-    return [f"{fnum(c.gain, d, sign=True)} ({fnum(c.rel_gain, 2, sign=True)}%)", spread,
+    return [f"{fnum(c.gain, d, sign=True)} ({fnum(c.rel_gain, 2, sign=True)}%)", gain_spread(c, d),
             f"{MARK[c.verdict]} {fp(c.p_holm)}".strip()]
 
 

@@ -2,7 +2,7 @@
 single-task on every task, per suite (``report.weighting``)."""
 from __future__ import annotations
 
-from ..format import code, decimals, fnum, md_table
+from ..format import code, decimals, fnum, gain_spread, md_table
 from ..load import source_label
 from ..schema import Report
 from ..stats import MARK
@@ -40,9 +40,7 @@ def _render_suite(w: WeightingSuite, chart_prefix: str, specs: dict) -> list[str
         m = p.result
         row = [code(p.architecture), code(p.weighting), source_label(m.params_source)]
         for c, d in zip(m.comparisons, digits):
-            spread = (f"[{fnum(c.ci[0], d, sign=True)}, {fnum(c.ci[1], d, sign=True)}]" if c.ci is not None
-                      else f"±{fnum(c.se_test, d)}")
-            row += [fnum(c.gain, d, sign=True), spread, MARK[c.verdict]]
+            row += [fnum(c.gain, d, sign=True), gain_spread(c, d), MARK[c.verdict]]
         row += [m.seesaw, m.beats, "yes" if p.better_on_every_task else "no", str(len(m.seeds))]
         rows.append(row)
     winners = [f"{code(p.architecture)} + {code(p.weighting)}" for p in w.pairs if p.better_on_every_task]

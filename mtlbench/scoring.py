@@ -22,3 +22,11 @@ def score(metric_names: Sequence[str], metrics: Sequence[Mapping[str, float]]) -
     if any(math.isnan(e) for e in errs):
         return float("nan")
     return -float(np.mean(np.log(errs)))
+
+
+def score_replicates(metric_names: Sequence[str], replicates: Sequence[np.ndarray]) -> np.ndarray:
+    """``score`` elementwise over arrays of the same shape (one per task, e.g. [seeds, bootstrap replicates]
+    of its test metric): the same errors, floor and mean, for the report's paired statistics."""
+    errs = [np.maximum(task_error(name, {name: np.asarray(x, dtype=float)}), _EPS)
+            for name, x in zip(metric_names, replicates)]
+    return -np.mean(np.log(errs), axis=0)

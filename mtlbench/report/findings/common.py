@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...scoring import task_error
+from ...scoring import score_replicates
 from ..format import fnum
 from ..paired import paired_gain
 from ..schema import ModelResult, SuiteResult
@@ -39,8 +39,7 @@ PAIRED, WELCH = "paired", "Welch"
 
 def score_boot(tasks: list[dict], mats: list[np.ndarray]) -> np.ndarray:
     """The §2 score − mean_k log err_k of each (seed, replicate) from each task's [n_seeds, B] replicates."""
-    errs = [np.maximum(task_error(t["metric"], {t["metric"]: x}), 1e-12) for t, x in zip(tasks, mats)]
-    return -np.mean(np.log(errs), axis=0)
+    return score_replicates([t["metric"] for t in tasks], mats)
 
 
 def mean_boot(tasks: list[dict], mats: list[np.ndarray]) -> np.ndarray:

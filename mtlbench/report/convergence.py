@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .order import suite_key
+from .select import run_identity
 
 #: A suite is flagged when more than this share of its runs is capped or chose a late checkpoint.
 FLAG_SHARE = 0.05
@@ -99,7 +100,7 @@ def convergence(records: list[dict[str, Any]]) -> list[SuiteConvergence]:
     """Per suite (in suite order), the convergence of its runs (each record key counted once)."""
     by_suite: dict[str, dict[str, RunProtocol]] = defaultdict(dict)
     for r in records:
-        by_suite[r["suite"]][str(r.get("key") or id(r))] = run_protocol(r)
+        by_suite[r["suite"]][run_identity(r)] = run_protocol(r)
     out = []
     for suite in sorted(by_suite, key=suite_key):
         runs = list(by_suite[suite].values())

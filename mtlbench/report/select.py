@@ -21,6 +21,11 @@ def newest_key(r: dict[str, Any]) -> tuple[str, str]:
     return (str(r.get("timestamp", "")), str(r.get("key", "")))
 
 
+def run_identity(r: dict[str, Any]) -> str:
+    """A record's identity: its key (a record read from disk always has one; a bare dict in a test may not)."""
+    return str(r.get("key") or id(r))
+
+
 def select_records(records: list[dict[str, Any]], variant: str = "best") -> tuple[list[dict[str, Any]], list[str]]:
     """Which records a report compares, and notices about the ones it leaves out.
 

@@ -11,7 +11,7 @@ from ..convergence import run_protocol
 from ..load import is_tuned, study_suite
 from ..order import suite_key
 from ..schema import REFERENCE, Report
-from ..select import STATIC, newest_key, weighting_of
+from ..select import STATIC, newest_key, run_identity, weighting_of
 
 
 def header_table(rep: Report) -> str:
@@ -90,7 +90,7 @@ def _tuning_rules(rep: Report, eval_seeds: list[int]) -> str:
 
 def _runs(rep: Report) -> list[dict[str, Any]]:
     """Every run behind the report's tables: the compared records and the default-parameter ones, once each."""
-    return list({str(r.get("key") or id(r)): r for r in rep.records + rep.default_records}.values())
+    return list({run_identity(r): r for r in rep.records + rep.default_records}.values())
 
 
 def _protocols(rep: Report) -> str:
@@ -127,8 +127,8 @@ def _commits(rep: Report) -> str:
     out = commits[0] if len(commits) == 1 else f"records span {len(commits)} commits, newest first: {', '.join(commits)}"
     if mixed := _mixed_suites(runs, lambda r: r["commit"]):
         out += f"; suites whose records come from several commits: {'; '.join(mixed)}"
-    shown = {str(r.get("key") or id(r)) for r in runs}
-    if strategy_runs := [r for r in rep.all_records if weighting_of(r) != STATIC and str(r.get("key") or id(r)) not in shown]:
+    shown = {run_identity(r) for r in runs}
+    if strategy_runs := [r for r in rep.all_records if weighting_of(r) != STATIC and run_identity(r) not in shown]:
         out += f"; architecture × weighting runs: {', '.join(_newest_first(strategy_runs))}"
     if rep.experiment is not None and rep.experiment.commits:
         out += f"; MMoE synthetic experiment: {', '.join(rep.experiment.commits)}"

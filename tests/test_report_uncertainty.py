@@ -13,6 +13,7 @@ from mtlbench.report.convergence import convergence, run_protocol
 from mtlbench.report.experiment import analyse_experiment
 from mtlbench.report.paired import GAIN_DRAWS, paired_gain
 from mtlbench.report.markdown.protocol import _render_sensitivity
+from mtlbench.report.markdown.ranking import _render_ranking
 from mtlbench.report.schema import ExperimentRun, ModelResult, SuiteResult, TaskResult
 from mtlbench.report.sensitivity import STEP, sensitivity
 from mtlbench.report.stats import test_score as score_of
@@ -141,6 +142,22 @@ def _suite(means: dict[str, tuple[float, float]]) -> SuiteResult:
     models = [ModelResult(m, [TaskResult(t["name"], "auc", True, [v], 0.0) for t, v in zip(tasks, aucs)], [0],
                           "default", 0, 0.0, 0.0, score_of(tasks, list(aucs))) for m, aucs in means.items()]
     return SuiteResult("s", "s", "1", {}, tasks, models, False)
+
+
+def test_a_flagged_suite_is_shown_but_not_counted_in_the_overall_ranking():
+    good = {"x": (0.90, 0.90), "y": (0.80, 0.80), "z": (0.70, 0.70)}
+    suites = [dataclasses.replace(_suite(good), suite=n, family=n) for n in ("s1", "s2")]
+    # the flagged suite reverses the order; counted, it would pull x's mean rank from 1 to 1.67
+    suites.append(dataclasses.replace(_suite({"x": (0.70, 0.70), "y": (0.80, 0.80), "z": (0.90, 0.90)}),
+                                      suite="s3", family="s3"))
+    def table(**kw) -> list[str]:
+        return [x for x in "\n".join(_render_ranking(suites, "R", "charts", **kw)).splitlines() if x.startswith("|")]
+
+    rows = table(withheld={"s3"})
+    assert "s3: not counted" in rows[0]
+    first = [c.strip() for c in rows[2].split("|")[1:-1]]
+    assert first[:3] == ["1", "`x`", "1.00"] and first[5] == "3"  # its rank on s3 shown, not counted
+    assert [c.strip() for c in table()[2].split("|")[1:-1]][2] == "1.67"
 
 
 def test_task_weights_are_the_scores_derivative():

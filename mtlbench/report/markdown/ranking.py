@@ -4,17 +4,33 @@ from __future__ import annotations
 from typing import Any
 
 from ..format import code, md_table
-from ..ranking import ranking
+from ..ranking import family_of, ranking
 from ..schema import SuiteResult
 from .significance import render_significance
 
 
 def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str, withheld: set[str] = frozenset(),
                     chart: Any = None) -> list[str]:
-    rows, families = ranking(suites)
+    # suites flagged under-trained are shown but not counted: the mean rank and the beats/seesaw counts come from
+    # the others (every suite when all are flagged, said below the table)
+    counted = [s for s in suites if s.suite not in withheld] or suites
+    rows, counted_families = ranking(counted)
     if not rows:
         return []
-    n_points = {f: sum(1 for s in suites if (s.family if s.is_sweep else s.suite) == f) for f in families}
+    every, families = ranking(suites)
+    shown = {r["model"]: r["per_family"] for r in every}  # a family not counted shows its ranks from here
+    n_points = {f: sum(1 for s in suites if family_of(s) == f) for f in families}
+    n_out = {f: n_points[f] - sum(1 for s in counted if family_of(s) == f) for f in families}  # points not counted
+
+    def column(f: str) -> str:
+        name = f if n_points[f] == 1 else f"{f} (sweep, {n_points[f]} pts)"
+        if f not in counted_families:
+            return f"{name}: not counted"
+        return f"{name[:-1]}, {n_out[f]} not counted)" if n_out[f] else name
+
+    def rank_in(r: dict[str, Any], f: str) -> str:
+        per = r["per_family"] if f in counted_families else shown.get(r["model"], {})
+        return f"{per[f]:.2f}".rstrip("0").rstrip(".") if f in per else "–"
 
     def count(flags: dict[str, list[str]]) -> str:
         fams = [f for f in families if f in flags]
@@ -32,16 +48,22 @@ def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str, wi
                 yes += v[0] == "yes"
         return f"{yes}/{len(fams)}" + (f" ({'; '.join(detail)})" if detail else "")
 
-    headers = ["rank", "model", "mean rank", *[f if n_points[f] == 1 else f"{f} (sweep, {n_points[f]} pts)" for f in families],
-               "beats single-task", "seesaw"]
+    headers = ["rank", "model", "mean rank", *map(column, families), "beats single-task", "seesaw"]
     table = []
     for i, r in enumerate(rows, 1):
-        table.append([str(i), code(r["model"]), f"{r['mean_rank']:.2f}",
-                      *[f"{r['per_family'][f]:.2f}".rstrip("0").rstrip(".") if f in r["per_family"] else "–" for f in families],
+        table.append([str(i), code(r["model"]), f"{r['mean_rank']:.2f}", *[rank_in(r, f) for f in families],
                       count(r["beats"]), count(r["seesaw"])])
-    partial = [f"`{r['model']}` ({len(r['per_family'])} of {len(families)})" for r in rows if len(r["per_family"]) < len(families)]
+    partial = [f"`{r['model']}` ({len(r['per_family'])} of {len(counted_families)})" for r in rows
+               if len(r["per_family"]) < len(counted_families)]
     note = ([f"Not every model ran on every suite family; these mean ranks cover fewer families and are not comparable "
              f"with the rest: {', '.join(partial)}.", ""] if partial else [])
+    flagged = sorted({s.suite for s in suites} & withheld)
+    if flagged and counted is not suites:
+        note += [f"Suites flagged under-trained (see *Convergence and protocol*) are shown but not counted in the "
+                 f"mean rank nor in the beats/seesaw counts: {', '.join(map(code, flagged))}.", ""]
+    elif flagged:
+        note += ["Every suite is flagged under-trained (see *Convergence and protocol*): this ranking describes "
+                 "under-trained runs and is no conclusion.", ""]
     return [
         f"## {title}",
         "",

@@ -104,7 +104,8 @@ def list_profiles_cmd() -> None:
 
     table = Table("profile", "seeds", "epoch cap", "description")
     for p in PROFILES.values():
-        table.add_row(p.name, str(p.seeds), str(p.max_epochs), p.description)
+        caps = ", ".join(f"{family} {cap}" for family, cap in p.epoch_caps)
+        table.add_row(p.name, str(p.seeds), f"{p.max_epochs}" + (f" ({caps})" if caps else ""), p.description)
     console.print(table)
 
 

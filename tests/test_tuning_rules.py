@@ -109,6 +109,29 @@ def test_a_study_without_its_journal_is_rebuilt_from_its_export_and_continued(tm
     assert s2["reference"] == before["reference"]
 
 
+def test_a_study_records_its_suite_familys_epoch_cap_and_keeps_the_cap_it_was_tuned_under(tmp_path, monkeypatch):
+    import dataclasses
+
+    from mtlbench.profiles import PROFILES
+
+    seeds: list[int] = []
+    monkeypatch.setattr(loop, "fit", _fake_fit(seeds))
+    prof = dataclasses.replace(QUICK, max_epochs=3, epoch_caps=(("synthetic", 5),))  # TINY is synthetic: cap 5
+    monkeypatch.setitem(PROFILES, "quick", prof)
+    res = tmp_path / "results"
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=1, results_dir=res, sampler_seed=0)
+    assert (s["budget"]["max_epochs"], s["budget"]["max_steps"]) == (5, 5)  # the cap its trials ran to, not 3
+    # a study exported before the label named the family's cap says 3 for the same trials: it is continued
+    # (the cap in validations, max_steps, is the same) and its label corrected
+    journal_study(res, "hard_sharing").set_user_attr("max_epochs", 3)
+    [s] = T.tune(["hard_sharing"], [TINY], n_trials=2, results_dir=res, sampler_seed=0)
+    assert s["n_counted"] == 2 and s["budget"]["max_epochs"] == 5
+    # another cap changes what a trial trains under: the study is not continued
+    monkeypatch.setitem(PROFILES, "quick", dataclasses.replace(prof, epoch_caps=(("synthetic", 6),)))
+    with pytest.raises(mtlbench.MtlbenchError, match="max_steps=5 but now max_steps=6"):
+        T.tune(["hard_sharing"], [TINY], n_trials=3, results_dir=res, sampler_seed=0)
+
+
 def test_a_protocol_1_study_is_not_continued_under_the_new_rules(tmp_path):
     res = tmp_path / "results"
     data = mtlbench.load_suite(TINY, QUICK)

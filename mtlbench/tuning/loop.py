@@ -51,7 +51,11 @@ from .summary import export_study, read_summary, restore_study
 from .workers import _worker, fail_dead_trials, wait_for_other_workers
 
 #: Study attributes that must not change when a study is continued (its trials would not be comparable).
-FIXED_ATTRS = ("protocol", "suite_version", "suite_checksum", "max_epochs", "patience", "param_budget", "tuning_seed")
+#: The cap is held by ``max_steps`` (validations: the suite's epoch cap x validations per epoch), what a trial
+#: trains under; ``max_epochs`` is for reading only: studies made before it named the suite family's own cap
+#: recorded the profile's general one there (40 on the synthetic suite, whose trials ran to 200), and
+#: continuing such a study corrects the label.
+FIXED_ATTRS = ("protocol", "suite_version", "suite_checksum", "max_steps", "patience", "param_budget", "tuning_seed")
 
 
 @dataclass
@@ -165,7 +169,7 @@ def _study_attrs(model: str, data: SuiteData, prof: Profile, target: int, budget
     return {
         "protocol": PROTOCOL,
         "model": model, "suite": data.name, "suite_family": data.family, "suite_version": data.version,
-        "suite_checksum": data.checksum, "profile": prof.name, "n_trials": target, "max_epochs": prof.max_epochs,
+        "suite_checksum": data.checksum, "profile": prof.name, "n_trials": target, "max_epochs": prof.epoch_cap(data.family),
         "patience": prof.patience, "param_budget": budget, "param_budget_rule": BUDGET_RULE, "reference_trial": REFERENCE_RULE,
         "tuning_seed": TUNING_SEED, "objective": "per-task -log(err_k), maximised (Pareto front)" if multi else OBJECTIVE,
         "multi_objective": multi, "pruner": "none" if multi else pruner, "pruning_rule": PRUNING_RULE,

@@ -4,6 +4,7 @@ workers recognised by an attribute, journals rebuilt from exports, and the one u
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from mtlbench.protocol import FitResult
 from mtlbench.records import WORKER_DIED
 from mtlbench.migrations import study_slugs as MIG
 from mtlbench.names import suite_slug
+from mtlbench.profiles import PROFILES
 from mtlbench.studies import WORKER_DIED_ATTR, StudyId, export_path, former_slug, journal_path, studies_dir, worker_died
 from mtlbench.tuning import loop
 from mtlbench.tuning.optuna_adapter import set_trial_user_attr
@@ -110,10 +112,6 @@ def test_a_study_without_its_journal_is_rebuilt_from_its_export_and_continued(tm
 
 
 def test_a_study_records_its_suite_familys_epoch_cap_and_keeps_the_cap_it_was_tuned_under(tmp_path, monkeypatch):
-    import dataclasses
-
-    from mtlbench.profiles import PROFILES
-
     seeds: list[int] = []
     monkeypatch.setattr(loop, "fit", _fake_fit(seeds))
     prof = dataclasses.replace(QUICK, max_epochs=3, epoch_caps=(("synthetic", 5),))  # TINY is synthetic: cap 5

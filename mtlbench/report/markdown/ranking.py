@@ -17,7 +17,7 @@ def _render_ranking(suites: list[SuiteResult], title: str, chart_prefix: str, wi
     rows, counted_families = ranking(counted)
     if not rows:
         return []
-    every, families = ranking(suites)
+    every, families = (rows, counted_families) if counted is suites else ranking(suites)
     shown = {r["model"]: r["per_family"] for r in every}  # a family not counted shows its ranks from here
     n_points = {f: sum(1 for s in suites if family_of(s) == f) for f in families}
     n_out = {f: n_points[f] - sum(1 for s in counted if family_of(s) == f) for f in families}  # points not counted
